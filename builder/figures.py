@@ -1,0 +1,400 @@
+"""Drawing: the diagrams that notes name, drawn by `figures/<name>.py` into PNG media.
+
+A figure script is one short module:
+
+    '''Intersection over union of two boxes.'''
+    from _style import theme
+
+    HEIGHT = 2.4                # inches, optional; every figure is WIDTH_IN wide
+    USES = ("code-iou",)        # optional: code notes whose answer the figure draws with
+
+    def draw(fig, variant, code):
+        t = theme(fig, variant)             # variant is "light" or "dark"
+        iou = code["code-iou"].iou          # the note's `code`, run as a module
+        ...
+
+Each script runs in its own Python process (Agg backend), once per variant, on a fresh
+`matplotlib.figure.Figure`. The PNGs are palette-quantized and carry no metadata, so equal inputs
+give equal bytes; they are cached under a hash of everything that can change them and named by
+a hash of their content, so a changed figure reaches users as a new file.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+import types
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from builder.notes import Note
+from builder.problems import Location, Problem
+
+WIDTH_IN = 3.6
+DPI = 200  # 720 px wide: a 360 px phone screen at 2x
+DEFAULT_HEIGHT_IN = 2.7
+VARIANTS = ("light", "dark")
+PALETTE_COLORS = 256
+MAX_PNG_BYTES = 150_000
+TIMEOUT_S = 120.0
+# Versions of what turns a script into bytes; a new one may draw different pixels.
+_RENDERERS = ("matplotlib", "numpy", "pillow")
+
+
+@dataclass(frozen=True)
+class Media:
+    """A file that ships with the deck: a flat, unique, content-hashed `name` and its `path`."""
+
+    name: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One drawn diagram: a variant for Anki's day mode and one for night mode."""
+
+    name: str
+    light: Media
+    dark: Media
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """The figures that notes name (by figure name), and what kept the others from drawing."""
+
+    figures: Mapping[str, Figure]
+    problems: tuple[Problem, ...]
+    drawn: int
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A figure to draw: its script, the answer code it uses, and its cache key."""
+
+    name: str
+    script: Path
+    code: Mapping[str, str]
+    key: str
+    named_by: Note
+
+
+def draw(notes: Sequence[Note], *, figures_dir: Path, cache_dir: Path, jobs: int = 2) -> Drawing:
+    """Draws every figure that `notes` name, from `figures_dir/<name>.py`, into `cache_dir`.
+
+    Scripts whose inputs (the script, the project modules it imports, the code of the notes in
+    its `USES`) are unchanged since a previous run are not run again. An unknown figure name, a
+    script that fails or a PNG over MAX_PNG_BYTES is a Problem at the note that names the figure;
+    `notes` must include the code notes that figures use. At most `jobs` scripts run at once.
+    """
+    naming: dict[str, list[Note]] = {}
+    for note in sorted(notes, key=lambda n: n.location):
+        if note.figure:
+            naming.setdefault(note.figure, []).append(note)
+    known = _known_figures(figures_dir)
+    code = {note.id: note.code for note in notes if note.code is not None}
+    problems: list[Problem] = []
+    planned: list[_Job] = []
+    for name, named_by in sorted(naming.items()):
+        if name not in known:
+            problems += [_unknown(name, note, known, figures_dir) for note in named_by]
+            continue
+        job = _plan(name, figures_dir, code, named_by[0])
+        if isinstance(job, Problem):
+            problems.append(job)
+        else:
+            planned.append(job)
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, Figure] = {}
+    to_draw = []
+    for job in planned:
+        cached = _cached(job, cache_dir)
+        if cached is None:
+            to_draw.append(job)
+        else:
+            figures[job.name] = cached
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(lambda job: _run(job, figures_dir, cache_dir), to_draw))
+    for job, result in zip(to_draw, results, strict=True):
+        if isinstance(result, Problem):
+            problems.append(result)
+        else:
+            figures[job.name] = result
+
+    for job in planned:
+        if job.name in figures:
+            oversized = _oversized(figures[job.name], job.named_by)
+            if oversized:
+                problems.append(oversized)
+                del figures[job.name]
+    ordered = {name: figures[name] for name in sorted(figures)}
+    return Drawing(
+        types.MappingProxyType(ordered), tuple(sorted(problems, key=_by_place)), len(to_draw)
+    )
+
+
+def _by_place(problem: Problem) -> tuple[Location, str]:
+    return problem.location, problem.message
+
+
+def _known_figures(figures_dir: Path) -> list[str]:
+    if not figures_dir.is_dir():
+        return []
+    return sorted(p.stem for p in figures_dir.glob("*.py") if not p.stem.startswith("_"))
+
+
+def _unknown(name: str, note: Note, known: list[str], figures_dir: Path) -> Problem:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else "add the script or fix the name"
+    where = _shown(figures_dir / f"{name}.py")
+    return Problem(note.location, f"unknown figure '{name}': there is no {where}; {hint}", note.id)
+
+
+def _plan(
+    name: str, figures_dir: Path, code: Mapping[str, str | None], note: Note
+) -> _Job | Problem:
+    """The job for one figure, or the Problem that its script's declarations have."""
+    script = figures_dir / f"{name}.py"
+    failed = f"figure '{name}' cannot be drawn: {_shown(script)}"
+    try:
+        tree = ast.parse(script.read_bytes(), filename=str(script))
+    except SyntaxError as error:
+        detail = f"{error.msg} (line {error.lineno})"
+        return Problem(note.location, f"{failed} has a syntax error: {detail}", note.id)
+    uses = _declared_uses(tree)
+    if uses is None:
+        message = f"{failed} must declare USES as a literal tuple of note ids"
+        return Problem(note.location, message, note.id)
+    missing = [note_id for note_id in uses if code.get(note_id) is None]
+    if missing:
+        listed = ", ".join(f"'{note_id}'" for note_id in missing)
+        message = f"{failed} draws with the code of {listed}, but there is no such code note"
+        return Problem(note.location, message, note.id)
+    used = {note_id: str(code[note_id]) for note_id in uses}
+    return _Job(name, script, used, _cache_key(script, figures_dir, used), note)
+
+
+def _declared_uses(tree: ast.Module) -> tuple[str, ...] | None:
+    """The note ids in the script's `USES = (...)`; () without one, None if it is not literal."""
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "USES" for target in statement.targets
+        ):
+            try:
+                value = ast.literal_eval(statement.value)
+            except ValueError:
+                return None
+            if isinstance(value, tuple | list) and all(isinstance(v, str) for v in value):
+                return tuple(value)
+            return None
+    return ()
+
+
+def _project_imports(script: Path, figures_dir: Path) -> list[Path]:
+    """The modules of `figures_dir` that `script` imports, directly or through each other."""
+    found: set[Path] = set()
+    pending = [script]
+    while pending:
+        tree = ast.parse(pending.pop().read_bytes())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                module = figures_dir / f"{name.split('.')[0]}.py"
+                if module.is_file() and module not in found and module != script:
+                    found.add(module)
+                    pending.append(module)
+    return sorted(found)
+
+
+def _cache_key(script: Path, figures_dir: Path, code: Mapping[str, str]) -> str:
+    digest = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        digest.update(f"{label}\0{len(data)}\0".encode())
+        digest.update(data)
+
+    add("drawer", Path(__file__).read_bytes())
+    add("python", sys.version.encode())
+    for package in _RENDERERS:
+        add(package, metadata.version(package).encode())
+    add("script", script.read_bytes())
+    for module in _project_imports(script, figures_dir):
+        add(f"module {module.name}", module.read_bytes())
+    for note_id, source in sorted(code.items()):
+        add(f"code {note_id}", source.encode())
+    return digest.hexdigest()
+
+
+def _entry(job: _Job, cache_dir: Path) -> Path:
+    return cache_dir / f"{job.name}-{job.key[:24]}"
+
+
+def _cached(job: _Job, cache_dir: Path) -> Figure | None:
+    entry = _entry(job, cache_dir)
+    if not entry.is_dir():
+        return None
+    files = {variant: sorted(entry.glob(f"fig-{job.name}-{variant}-*.png")) for variant in VARIANTS}
+    if any(len(found) != 1 for found in files.values()):
+        return None
+    light, dark = (files[variant][0] for variant in VARIANTS)
+    return Figure(job.name, Media(light.name, light), Media(dark.name, dark))
+
+
+def _run(job: _Job, figures_dir: Path, cache_dir: Path) -> Figure | Problem:
+    """Runs one script in a fresh process; its PNGs move into the cache only when both drew."""
+    work = Path(tempfile.mkdtemp(prefix=".drawing-", dir=cache_dir))
+    try:
+        return _run_in(work, job, figures_dir, cache_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_in(work: Path, job: _Job, figures_dir: Path, cache_dir: Path) -> Figure | Problem:
+    request = {
+        "script": str(job.script.resolve()),
+        "figures_dir": str(figures_dir.resolve()),
+        "code": dict(job.code),
+        "out": str(work.resolve()),
+    }
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    env.update(MPLBACKEND="Agg", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    note = job.named_by
+    failed = f"figure '{job.name}' failed: {_shown(job.script)}"
+    try:
+        finished = subprocess.run(
+            [sys.executable, "-m", "builder.figures"],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            cwd=work,
+            env=env,
+            timeout=TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        return Problem(note.location, f"{failed} ran longer than {TIMEOUT_S:.0f} s", note.id)
+    if finished.returncode != 0:
+        shown_dir = _shown(figures_dir).rstrip("/") + "/"
+        report = finished.stderr.strip().replace(str(figures_dir.resolve()) + os.sep, shown_dir)
+        return Problem(note.location, f"{failed}\n{report}", note.id)
+
+    keep = Path(tempfile.mkdtemp(prefix=".entry-", dir=cache_dir))
+    media = {}
+    for variant in VARIANTS:
+        data = (work / f"{variant}.png").read_bytes()
+        name = f"fig-{job.name}-{variant}-{hashlib.sha256(data).hexdigest()[:10]}.png"
+        (keep / name).write_bytes(data)
+        media[variant] = name
+    entry = _entry(job, cache_dir)
+    try:
+        keep.rename(entry)
+    except OSError:  # another build put the same entry there first: its bytes are the same
+        shutil.rmtree(keep, ignore_errors=True)
+    light, dark = (Media(media[v], entry / media[v]) for v in VARIANTS)
+    return Figure(job.name, light, dark)
+
+
+def _oversized(figure: Figure, note: Note) -> Problem | None:
+    for variant, media in zip(VARIANTS, (figure.light, figure.dark), strict=True):
+        size = media.path.stat().st_size
+        if size > MAX_PNG_BYTES:
+            message = (
+                f"figure '{figure.name}' ({variant}) is {size / 1000:.0f} KB, over the "
+                f"{MAX_PNG_BYTES / 1000:.0f} KB a figure may take: simplify the drawing"
+            )
+            return Problem(note.location, message, note.id)
+    return None
+
+
+def _shown(path: Path) -> str:
+    """`path` as the user would type it: relative to the working folder when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+# --- The drawing process: `python -m builder.figures` reads one request on stdin. ---
+
+
+def _draw_here(request: Mapping[str, Any]) -> None:
+    """Draws both variants of one script into `request["out"]` as `<variant>.png`."""
+    import importlib.util
+
+    import matplotlib
+    from matplotlib.figure import Figure as Canvas
+
+    matplotlib.use("Agg")
+    sys.path.insert(0, request["figures_dir"])
+    code = {}
+    for note_id, source in request["code"].items():
+        module = types.ModuleType(note_id.replace("-", "_"))
+        exec(compile(source, f"<code of note {note_id}>", "exec"), module.__dict__)
+        code[note_id] = module
+    script = Path(request["script"])
+    spec = importlib.util.spec_from_file_location(f"figure_{script.stem}", script)
+    assert spec is not None and spec.loader is not None
+    figure_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figure_module)
+    if not callable(getattr(figure_module, "draw", None)):
+        raise TypeError(f"{script.name} defines no function draw(fig, variant, code)")
+    height = float(getattr(figure_module, "HEIGHT", DEFAULT_HEIGHT_IN))
+    for variant in VARIANTS:
+        matplotlib.rcdefaults()
+        fig = Canvas(figsize=(WIDTH_IN, height), dpi=DPI, layout="constrained")
+        figure_module.draw(fig, variant, types.MappingProxyType(code))
+        if tuple(fig.get_size_inches()) != (WIDTH_IN, height):
+            raise ValueError(f"{script.name} changed the figure size; set HEIGHT instead")
+        raw = io.BytesIO()
+        fig.savefig(raw, format="png", dpi=DPI, metadata={"Software": None})
+        (Path(request["out"]) / f"{variant}.png").write_bytes(_quantized(raw.getvalue()))
+
+
+def _quantized(png: bytes) -> bytes:
+    """The PNG with at most PALETTE_COLORS colours and no metadata chunks."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        rgb = image.convert("RGB")
+    paletted = rgb.quantize(
+        colors=PALETTE_COLORS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+    )
+    out = io.BytesIO()
+    paletted.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _main() -> int:
+    try:
+        _draw_here(json.load(sys.stdin))
+    except BaseException as error:
+        # Only the script's own frames help its author; the drawing process's are noise.
+        frames = traceback.extract_tb(error.__traceback__)
+        own = [f for f in frames if f.filename != __file__ and not f.filename.startswith("<frozen")]
+        lines = traceback.format_list(own) + traceback.format_exception_only(error)
+        sys.stderr.write("Traceback (most recent call last):\n" + "".join(lines))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -1,0 +1,216 @@
+"""Packaging: rendered notes to a `.apkg` file. The only module that imports genanki.
+
+Identity lives here: note type ids, the GUID namespace and deck ids are constants or pure
+functions of names, so every build gives the same notes the same identity in Anki.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import sqlite3
+import tempfile
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import genanki
+from pygments.formatters import HtmlFormatter
+
+from builder.render import CODE_CLASS, MediaFile, RenderedNote
+
+# Never change these: Anki recognises the note types by id. A changed field list or template
+# list makes Anki keep a second copy of the note type and refuse to update users' notes, which
+# is why tests/test_package.py pins the schema below.
+BASIC_NOTE_TYPE_ID = 1_734_019_561
+CLOZE_NOTE_TYPE_ID = 1_734_019_562
+GUID_NAMESPACE = "cv-interview-prep-deck"
+
+BASIC_FIELDS = ("Id", "Front", "Back", "Code", "Figure", "Verified")
+CLOZE_FIELDS = ("Id", "Text", "Extra", "Figure")
+
+BASIC_FRONT = '<div class="front">{{Front}}</div>'
+BASIC_BACK = """{{FrontSide}}
+<hr id="answer">
+<div class="back">
+{{Back}}
+{{#Code}}<div class="code">{{Code}}</div>{{/Code}}
+{{#Verified}}<div class="evidence">{{Verified}}</div>{{/Verified}}
+{{#Figure}}<div class="figure-box">{{Figure}}</div>{{/Figure}}
+</div>"""
+CLOZE_FRONT = '<div class="front">{{cloze:Text}}</div>'
+CLOZE_BACK = """<div class="front">{{cloze:Text}}</div>
+<div class="extra">
+{{#Extra}}<hr id="answer">{{Extra}}{{/Extra}}
+{{#Figure}}<div class="figure-box">{{Figure}}</div>{{/Figure}}
+</div>"""
+
+LIGHT_CODE_STYLE = "xcode"  # the Pygments styles whose every token has 4.5:1 contrast
+DARK_CODE_STYLE = "monokai"
+
+
+@dataclass(frozen=True)
+class Packaged:
+    """What was written: counts for the build summary."""
+
+    path: Path
+    decks: int
+    notes: int
+    cards: int
+    media: int
+
+
+def guid(note_id: str) -> str:
+    """A note's GUID: from its id only, so edits update the note users already have."""
+    return str(genanki.guid_for(GUID_NAMESPACE, note_id))
+
+
+def deck_id(name: str) -> int:
+    """A deck id from the deck's full name: stable, and below 2**63 as Anki requires."""
+    digest = hashlib.sha256(f"{GUID_NAMESPACE}:deck:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 2 | 1 << 32
+
+
+@cache
+def card_css() -> str:
+    """The note types' CSS: the card style, then a day and a night code palette."""
+    base = resources.files("builder").joinpath("card.css").read_text(encoding="utf-8")
+    light = HtmlFormatter(style=LIGHT_CODE_STYLE).get_style_defs(f".{CODE_CLASS}")
+    dark = HtmlFormatter(style=DARK_CODE_STYLE).get_style_defs(
+        [f".nightMode .{CODE_CLASS}", f".night_mode .{CODE_CLASS}"]
+    )
+    return f"{base}\n/* Pygments: {LIGHT_CODE_STYLE} */\n{light}\n" + (
+        f"/* Pygments: {DARK_CODE_STYLE}, night mode */\n{dark}\n"
+    )
+
+
+def _basic_note_type() -> genanki.Model:
+    return genanki.Model(
+        BASIC_NOTE_TYPE_ID,
+        "CV Interview Prep: Basic",
+        fields=[{"name": name} for name in BASIC_FIELDS],
+        templates=[{"name": "Card 1", "qfmt": BASIC_FRONT, "afmt": BASIC_BACK}],
+        css=card_css(),
+        sort_field_index=1,
+    )
+
+
+def _cloze_note_type() -> genanki.Model:
+    return genanki.Model(
+        CLOZE_NOTE_TYPE_ID,
+        "CV Interview Prep: Cloze",
+        fields=[{"name": name} for name in CLOZE_FIELDS],
+        templates=[{"name": "Cloze", "qfmt": CLOZE_FRONT, "afmt": CLOZE_BACK}],
+        css=card_css(),
+        model_type=genanki.Model.CLOZE,
+        sort_field_index=1,
+    )
+
+
+def note_type_fingerprints() -> dict[str, str]:
+    """Everything Anki keeps of each note type, as text to fingerprint for its stamp."""
+    return {
+        "basic": "\x1f".join([*BASIC_FIELDS, BASIC_FRONT, BASIC_BACK, card_css()]),
+        "cloze": "\x1f".join([*CLOZE_FIELDS, CLOZE_FRONT, CLOZE_BACK, card_css()]),
+    }
+
+
+def package(
+    name: str,
+    notes: Sequence[RenderedNote],
+    *,
+    note_mods: Mapping[str, int],
+    note_type_mods: Mapping[str, int],
+    output: Path,
+    description: str = "",
+) -> Packaged:
+    """Writes the notes as `output`, each into the subdeck `<name>::<note.deck>`.
+
+    The file appears whole or not at all (written beside it, then renamed), and two calls with
+    the same arguments write identical bytes.
+    """
+    basic, cloze = _basic_note_type(), _cloze_note_type()
+    decks: dict[str, genanki.Deck] = {}
+    card_count = 0
+    for note in notes:
+        full_name = f"{name}::{note.deck}"
+        if full_name not in decks:
+            decks[full_name] = genanki.Deck(deck_id(full_name), full_name, description)
+        fields = (
+            [note.id, note.front, note.back, note.code, note.figure, note.verified]
+            if note.kind == "basic"
+            else [note.id, note.front, note.back, note.figure]
+        )
+        anki_note = genanki.Note(
+            model=basic if note.kind == "basic" else cloze,
+            fields=fields,
+            tags=list(note.tags),
+            guid=guid(note.id),
+            due=note.position,  # new cards are shown in `due` order: keep the source order
+        )
+        card_count += len(anki_note.cards)
+        decks[full_name].add_note(anki_note)
+    media = sorted({m for note in notes for m in note.media}, key=lambda m: m.name)
+    # genanki stamps the package time on everything; the newest note or note type stamp keeps
+    # that deterministic, and the per-note stamps are written afterwards.
+    timestamp = max([*note_mods.values(), *note_type_mods.values(), 1])
+    _write(list(decks.values()), notes, note_mods, media, output, timestamp)
+    return Packaged(output, len(decks), len(notes), card_count, len(media))
+
+
+def _write(
+    decks: list[genanki.Deck],
+    notes: Sequence[RenderedNote],
+    note_mods: Mapping[str, int],
+    media: Sequence[MediaFile],
+    output: Path,
+    timestamp: int,
+) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="deckbuild-") as work:
+        database = Path(work) / "collection.anki2"
+        connection = sqlite3.connect(database)
+        try:
+            cursor = connection.cursor()
+            genanki.Package(decks).write_to_db(cursor, timestamp, _ids(timestamp))
+            cursor.executemany(
+                "UPDATE notes SET mod = ? WHERE guid = ?",
+                [(note_mods.get(n.id, timestamp), guid(n.id)) for n in notes],
+            )
+            cursor.executemany(
+                "UPDATE cards SET mod = ? WHERE nid = (SELECT id FROM notes WHERE guid = ?)",
+                [(note_mods.get(n.id, timestamp), guid(n.id)) for n in notes],
+            )
+            connection.commit()
+        finally:
+            connection.close()
+        handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
+        try:
+            with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w") as archive:
+                _add(archive, "collection.anki2", database.read_bytes())
+                index = {str(i): m.name for i, m in enumerate(media)}
+                _add(archive, "media", json.dumps(index).encode())
+                for i, item in enumerate(media):
+                    _add(archive, str(i), item.path.read_bytes())
+            os.replace(temporary, output)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def _ids(timestamp: int) -> Iterator[int]:
+    """Note and card ids as genanki numbers them, from the (deterministic) package time."""
+    return itertools.count(timestamp * 1000)
+
+
+def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    # A fixed date and mode: zip entries otherwise carry the time of the build.
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    archive.writestr(info, data)

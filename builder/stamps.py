@@ -1,0 +1,156 @@
+"""Stamps: each note's modification time, bumped only when its content changes.
+
+Anki applies an incoming note only when its modification time is newer than the one in the
+collection ("update if newer", the import default), and genanki would stamp every note with the
+build time. So each note keeps its own stamp in the committed lock file: unchanged content keeps
+its stamp (rebuilds are byte-identical), changed content gets a stamp newer than both the old one
+and any earlier build (a rebuild in the same second still updates users' notes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from builder.problems import Location, Problem
+from builder.render import RenderedNote
+
+LOCK_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Stamp:
+    fingerprint: str
+    mod: int
+
+
+@dataclass(frozen=True)
+class Lock:
+    """What was released: a stamp per note id and per note type name."""
+
+    notes: Mapping[str, Stamp] = field(default_factory=dict)
+    note_types: Mapping[str, Stamp] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stamped:
+    """Modification times for this build, and the lock to keep for the next one."""
+
+    note_mods: Mapping[str, int]
+    note_type_mods: Mapping[str, int]
+    lock: Lock
+
+
+def stamp(
+    notes: Sequence[RenderedNote],
+    note_types: Mapping[str, str],
+    lock: Lock,
+    *,
+    now: int,
+) -> Stamped:
+    """Gives each note and note type (name -> fingerprint) a modification time.
+
+    Entries of the lock that this build does not touch (notes outside the recipe, retired
+    notes) are kept as they are.
+    """
+    note_stamps = {n.id: _next(lock.notes.get(n.id), fingerprint(n), now) for n in notes}
+    type_stamps = {
+        name: _next(lock.note_types.get(name), print_, now) for name, print_ in note_types.items()
+    }
+    new_lock = Lock(
+        notes={**lock.notes, **note_stamps},
+        note_types={**lock.note_types, **type_stamps},
+    )
+    return Stamped(
+        note_mods={k: v.mod for k, v in note_stamps.items()},
+        note_type_mods={k: v.mod for k, v in type_stamps.items()},
+        lock=new_lock,
+    )
+
+
+def fingerprint(note: RenderedNote) -> str:
+    """A hash of everything about a note that Anki stores: its fields and tags."""
+    content = [note.kind, note.front, note.back, note.code, note.figure, note.verified]
+    return _hash([*content, *note.tags])
+
+
+def fingerprint_of(*parts: str) -> str:
+    """A hash of any text parts (used for note types: fields, templates, CSS)."""
+    return _hash(parts)
+
+
+def _hash(parts: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\x00")
+    return digest.hexdigest()[:16]
+
+
+def _next(old: Stamp | None, print_: str, now: int) -> Stamp:
+    if old is not None and old.fingerprint == print_:
+        return old
+    return Stamp(print_, max(now, old.mod + 1) if old else now)
+
+
+def read_lock(path: Path, shown: Path) -> tuple[Lock, tuple[Problem, ...]]:
+    """The lock file's contents; a missing file is an empty lock, a broken one a problem."""
+    if not path.exists():
+        return Lock(), ()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != LOCK_VERSION:
+            raise ValueError(f"unknown lock version {data.get('version')!r}")
+        return Lock(
+            notes={k: Stamp(v["fingerprint"], int(v["mod"])) for k, v in data["notes"].items()},
+            note_types={
+                k: Stamp(v["fingerprint"], int(v["mod"])) for k, v in data["note_types"].items()
+            },
+        ), ()
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        message = (
+            f"the lock file is damaged ({error}); restore it from version control "
+            "(git checkout -- notes.lock) rather than deleting it, or users stop getting updates"
+        )
+        return Lock(), (Problem(Location(shown, 1), message),)
+
+
+def write_lock(path: Path, lock: Lock) -> bool:
+    """Writes the lock atomically, one entry per line for readable diffs; False if unchanged."""
+    text = lock_text(lock)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def lock_text(lock: Lock) -> str:
+    def section(entries: Mapping[str, Stamp]) -> str:
+        lines = [
+            f"    {json.dumps(key)}: "
+            + json.dumps({"fingerprint": s.fingerprint, "mod": s.mod}, sort_keys=True)
+            for key, s in sorted(entries.items())
+        ]
+        return "{\n" + ",\n".join(lines) + "\n  }" if lines else "{}"
+
+    return (
+        "{\n"
+        f'  "version": {LOCK_VERSION},\n'
+        f'  "note_types": {section(lock.note_types)},\n'
+        f'  "notes": {section(lock.notes)}\n'
+        "}\n"
+    )

@@ -1,0 +1,55 @@
+"""Shared fixtures: tiny projects built in code, and the command line run in-process."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from builder.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+MakeProject = Callable[..., Path]
+
+
+@dataclass(frozen=True)
+class Run:
+    status: int
+    out: str
+    err: str
+
+
+def write_project(root: Path, files: Mapping[str, str]) -> Path:
+    """Writes `files` (relative path -> text, dedented) under `root`; returns `root`."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> MakeProject:
+    """`make_project(files={...})` builds a project; a recipe taking every note is added."""
+
+    def make(files: Mapping[str, str], *, recipe: bool = True) -> Path:
+        defaults = {"decks/all.yaml": "name: Test Deck\n"} if recipe else {}
+        return write_project(tmp_path / "project", {**defaults, **files})
+
+    return make
+
+
+@pytest.fixture
+def deckbuild(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+    """Runs `deckbuild ARGS --project ROOT` in-process and captures what it printed."""
+
+    def run(root: Path, *args: str) -> Run:
+        status = main([*args, "--project", str(root), "--jobs", "2"])
+        captured = capsys.readouterr()
+        return Run(status, captured.out, captured.err)
+
+    return run
