@@ -134,17 +134,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args: argparse.Namespace, context: Context) -> int:
-    from builder.package import note_type_fingerprints, package
+    from builder.package import note_type_texts, package
     from builder.stamps import read_lock, stamp, write_lock
 
     started = time.monotonic()
     notes = _load(context)
     recipes = _chosen_recipes(args, context)
-    wanted = _union(notes, recipes)
-    rendered = _verify_draw_render(wanted, context)
+    # Every note, not only the recipes' ones: a figure may draw with a code note that a recipe
+    # leaves out, and that code must be verified too. Both stages cache, so this costs little.
+    rendered = _verify_draw_render(notes, context)
     lock, problems = read_lock(context.root / LOCK_FILE, Path(LOCK_FILE))
     _stop_on(problems, context)
-    stamped = stamp(rendered, note_type_fingerprints(), lock, now=int(time.time()))
+    stamped = stamp(rendered, note_type_texts(), lock, now=int(time.time()))
     rows = []
     for recipe in recipes:
         chosen = {note.id for note in _select(recipe, notes)}
@@ -259,16 +260,12 @@ def _chosen_recipes(args: argparse.Namespace, context: Context) -> tuple[Recipe,
 
 
 def _verify_draw_render(notes: Sequence[Note], context: Context) -> tuple[RenderedNote, ...]:
+    # Verify before drawing: figures run the answer code of code notes, which must have passed.
     from builder.figures import draw
     from builder.render import render
     from builder.verify import verify
 
     cache = context.root / CACHE
-    with _Progress(context, "drawing figures"):
-        drawing = draw(
-            notes, figures_dir=context.root / "figures", cache_dir=cache, jobs=context.jobs
-        )
-    _stop_on(drawing.problems, context)
     with _Progress(context, "verifying code answers") as progress:
         checked = verify(notes, cache_dir=cache, jobs=context.jobs, on_progress=progress.count)
     if checked.failures:
@@ -280,12 +277,16 @@ def _verify_draw_render(notes: Sequence[Note], context: Context) -> tuple[Render
             f"{len(checked.failures)} code answer(s) failed verification; no deck was written",
             FAILED,
         )
-    answers = len(checked.evidence)
     print(
-        f"verified {answers} code answer(s), {checked.cases} case(s) "
+        f"verified {len(checked.evidence)} code answer(s), {checked.cases} case(s) "
         f"({checked.ran} run, {checked.cached} from cache)",
         file=context.out,
     )
+    with _Progress(context, "drawing figures"):
+        drawing = draw(
+            notes, figures_dir=context.root / "figures", cache_dir=cache, jobs=context.jobs
+        )
+    _stop_on(drawing.problems, context)
     rendering = render(
         notes,
         evidence=checked.evidence,
@@ -297,11 +298,6 @@ def _verify_draw_render(notes: Sequence[Note], context: Context) -> tuple[Render
 
 
 # -- small pieces ------------------------------------------------------------------------------
-
-
-def _union(notes: Sequence[Note], recipes: Sequence[Recipe]) -> tuple[Note, ...]:
-    wanted = {note.id for recipe in recipes for note in _select(recipe, notes)}
-    return tuple(note for note in notes if note.id in wanted)
 
 
 def _select(recipe: Recipe, notes: Sequence[Note]) -> tuple[Note, ...]:

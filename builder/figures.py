@@ -171,9 +171,11 @@ def _plan(
     failed = f"figure '{name}' cannot be drawn: {_shown(script)}"
     try:
         tree = ast.parse(script.read_bytes(), filename=str(script))
+        imports = _project_imports(script, figures_dir)
     except SyntaxError as error:
-        detail = f"{error.msg} (line {error.lineno})"
-        return Problem(note.location, f"{failed} has a syntax error: {detail}", note.id)
+        where = _shown(Path(error.filename)) if error.filename else _shown(script)
+        detail = f"{where}:{error.lineno}: {error.msg}"
+        return Problem(note.location, f"figure '{name}' has a syntax error: {detail}", note.id)
     uses = _declared_uses(tree)
     if uses is None:
         message = f"{failed} must declare USES as a literal tuple of note ids"
@@ -184,7 +186,7 @@ def _plan(
         message = f"{failed} draws with the code of {listed}, but there is no such code note"
         return Problem(note.location, message, note.id)
     used = {note_id: str(code[note_id]) for note_id in uses}
-    return _Job(name, script, used, _cache_key(script, figures_dir, used), note)
+    return _Job(name, script, used, _cache_key(script, imports, used), note)
 
 
 def _declared_uses(tree: ast.Module) -> tuple[str, ...] | None:
@@ -208,7 +210,8 @@ def _project_imports(script: Path, figures_dir: Path) -> list[Path]:
     found: set[Path] = set()
     pending = [script]
     while pending:
-        tree = ast.parse(pending.pop().read_bytes())
+        module = pending.pop()
+        tree = ast.parse(module.read_bytes(), filename=str(module))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -217,14 +220,14 @@ def _project_imports(script: Path, figures_dir: Path) -> list[Path]:
             else:
                 continue
             for name in names:
-                module = figures_dir / f"{name.split('.')[0]}.py"
-                if module.is_file() and module not in found and module != script:
-                    found.add(module)
-                    pending.append(module)
+                imported = figures_dir / f"{name.split('.')[0]}.py"
+                if imported.is_file() and imported not in found and imported != script:
+                    found.add(imported)
+                    pending.append(imported)
     return sorted(found)
 
 
-def _cache_key(script: Path, figures_dir: Path, code: Mapping[str, str]) -> str:
+def _cache_key(script: Path, imports: Sequence[Path], code: Mapping[str, str]) -> str:
     digest = hashlib.sha256()
 
     def add(label: str, data: bytes) -> None:
@@ -236,7 +239,7 @@ def _cache_key(script: Path, figures_dir: Path, code: Mapping[str, str]) -> str:
     for package in _RENDERERS:
         add(package, metadata.version(package).encode())
     add("script", script.read_bytes())
-    for module in _project_imports(script, figures_dir):
+    for module in imports:
         add(f"module {module.name}", module.read_bytes())
     for note_id, source in sorted(code.items()):
         add(f"code {note_id}", source.encode())
@@ -307,8 +310,13 @@ def _run_in(work: Path, job: _Job, figures_dir: Path, cache_dir: Path) -> Figure
     entry = _entry(job, cache_dir)
     try:
         keep.rename(entry)
-    except OSError:  # another build put the same entry there first: its bytes are the same
-        shutil.rmtree(keep, ignore_errors=True)
+    except OSError:
+        # Another build stored this entry first: same inputs, same bytes. A damaged one goes.
+        if _cached(job, cache_dir) is None:
+            shutil.rmtree(entry, ignore_errors=True)
+            keep.rename(entry)
+        else:
+            shutil.rmtree(keep, ignore_errors=True)
     light, dark = (Media(media[v], entry / media[v]) for v in VARIANTS)
     return Figure(job.name, light, dark)
 

@@ -82,7 +82,7 @@ def main(argv: Sequence[str]) -> int:
     rules = request["confine"]
     try:
         confine(rules)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a limit above what this user may set
         send({"finish": {"error": f"could not confine the answer: {error}"}})
         return 1
     guard = Guard(os.getcwd(), memory_mib=rules["memory_mib"], file_mib=rules["file_mib"])

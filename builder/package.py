@@ -112,8 +112,8 @@ def _cloze_note_type() -> genanki.Model:
     )
 
 
-def note_type_fingerprints() -> dict[str, str]:
-    """Everything Anki keeps of each note type, as text to fingerprint for its stamp."""
+def note_type_texts() -> dict[str, str]:
+    """Everything Anki keeps of each note type, as one text each, for its stamp."""
     return {
         "basic": "\x1f".join([*BASIC_FIELDS, BASIC_FRONT, BASIC_BACK, card_css()]),
         "cloze": "\x1f".join([*CLOZE_FIELDS, CLOZE_FRONT, CLOZE_BACK, card_css()]),
@@ -197,6 +197,7 @@ def _write(
                 _add(archive, "media", json.dumps(index).encode())
                 for i, item in enumerate(media):
                     _add(archive, str(i), item.path.read_bytes())
+            os.chmod(temporary, 0o644)  # mkstemp makes it private; a deck is for sharing
             os.replace(temporary, output)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

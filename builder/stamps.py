@@ -53,14 +53,19 @@ def stamp(
     *,
     now: int,
 ) -> Stamped:
-    """Gives each note and note type (name -> fingerprint) a modification time.
+    """Gives each note and note type a modification time.
+
+    `note_types` maps each note type's name to everything Anki keeps of it (fields, templates,
+    CSS) as text: a change to any of it gives the note type a newer stamp, which Anki needs
+    before it takes the new templates or CSS.
 
     Entries of the lock that this build does not touch (notes outside the recipe, retired
     notes) are kept as they are.
     """
     note_stamps = {n.id: _next(lock.notes.get(n.id), fingerprint(n), now) for n in notes}
     type_stamps = {
-        name: _next(lock.note_types.get(name), print_, now) for name, print_ in note_types.items()
+        name: _next(lock.note_types.get(name), _hash([text]), now)
+        for name, text in note_types.items()
     }
     new_lock = Lock(
         notes={**lock.notes, **note_stamps},
@@ -77,11 +82,6 @@ def fingerprint(note: RenderedNote) -> str:
     """A hash of everything about a note that Anki stores: its fields and tags."""
     content = [note.kind, note.front, note.back, note.code, note.figure, note.verified]
     return _hash([*content, *note.tags])
-
-
-def fingerprint_of(*parts: str) -> str:
-    """A hash of any text parts (used for note types: fields, templates, CSS)."""
-    return _hash(parts)
 
 
 def _hash(parts: Sequence[str]) -> str:

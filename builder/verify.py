@@ -8,6 +8,7 @@ earns a report a person can act on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -224,12 +225,14 @@ def _recall(store: Path, key: str) -> str | None:
 def _remember(store: Path, key: str, numpy_version: str) -> None:
     # Only passing answers are remembered. A failure is run again next time, so its author sees
     # the report on every run until it is fixed, and a limit tripped by a busy machine (a
-    # timeout) is not frozen into the cache.
-    store.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=store, suffix=".tmp", delete=False) as file:
-        json.dump({"numpy": numpy_version}, file)
-    # Atomic, so a build interrupted mid-write never leaves a torn entry behind.
-    os.replace(file.name, store / f"{key}.json")
+    # timeout) is not frozen into the cache. The cache only saves time: if it cannot be written,
+    # the verdict stands and the answer simply runs again next time.
+    with contextlib.suppress(OSError):
+        store.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=store, suffix=".tmp", delete=False) as file:
+            json.dump({"numpy": numpy_version}, file)
+        # Atomic, so a build interrupted mid-write never leaves a torn entry behind.
+        os.replace(file.name, store / f"{key}.json")
 
 
 # --- reports ---------------------------------------------------------------------------------

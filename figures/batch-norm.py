@@ -1,0 +1,45 @@
+"""Batch norm: three channels with different means and spreads, before and after."""
+
+import numpy as np
+from _style import theme
+
+HEIGHT = 3.0
+CHANNELS = ((4.0, 1.5), (-3.0, 0.6), (0.5, 3.0))  # mean, standard deviation
+BATCH = 4000
+
+
+def draw(fig, variant, code):
+    t = theme(fig, variant)
+    rng = np.random.default_rng(2)
+    x = np.stack([rng.normal(m, s, BATCH) for m, s in CHANNELS])
+    # Each channel by its own batch statistics (gamma = 1, beta = 0).
+    normed = (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + 1e-5)
+    before, after = fig.subplots(2, 1)
+    colours = (t.blue, t.orange, t.green)
+    for ax, data, title in (
+        (before, x, "before"),
+        (after, normed, r"after BN  ($\gamma = 1, \beta = 0$)"),
+    ):
+        for channel, colour in zip(data, colours, strict=True):
+            ax.hist(
+                channel,
+                bins=np.linspace(-10, 10, 81),
+                density=True,
+                histtype="stepfilled",
+                color=colour,
+                alpha=0.35,
+                lw=0,
+            )
+            ax.hist(
+                channel,
+                bins=np.linspace(-10, 10, 81),
+                density=True,
+                histtype="step",
+                color=colour,
+                lw=1.8,
+            )
+        ax.set_title(title, fontsize=11)
+        ax.set_xlim(-9, 9)
+        ax.set_xticks([-8, -4, 0, 4, 8])
+        ax.set_yticks([])
+        ax.spines["left"].set_visible(False)

@@ -1,0 +1,119 @@
+"""The built decks in real Anki: import, render every card, and update an existing import."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+from builder.load import load
+from builder.recipes import load_recipes, select
+from tests.conftest import REPO, MakeProject, Run
+
+IMAGE = re.compile(r'<img[^>]+src="([^"]+)"')
+
+
+@pytest.fixture
+def collection(tmp_path: Path) -> Iterator[Collection]:
+    (tmp_path / "anki").mkdir()
+    col = Collection(str(tmp_path / "anki" / "collection.anki2"))
+    yield col
+    col.close()
+
+
+def import_package(col: Collection, path: Path) -> None:
+    # The defaults of Anki's import dialog: update notes and note types "if newer", no merge.
+    col.import_anki_package(
+        ImportAnkiPackageRequest(package_path=str(path), options=ImportAnkiPackageOptions())
+    )
+
+
+@pytest.fixture(scope="session")
+def built_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of this repository's deck project, built once for every test that reads it."""
+    from builder.cli import main
+
+    root = tmp_path_factory.mktemp("repo")
+    for folder in ("source", "figures", "decks"):
+        shutil.copytree(REPO / folder, root / folder)
+    if (REPO / "notes.lock").exists():
+        shutil.copy(REPO / "notes.lock", root / "notes.lock")
+    assert main(["build", "--project", str(root)]) == 0
+    return root
+
+
+def recipe_ids() -> list[str]:
+    return [r.location.path.stem for r in load_recipes(REPO).recipes]
+
+
+@pytest.mark.parametrize("recipe_name", recipe_ids())
+def test_every_recipe_imports_and_every_card_renders(
+    built_repo: Path, recipe_name: str, collection: Collection
+) -> None:
+    (recipe,) = [r for r in load_recipes(built_repo).recipes if r.location.path.stem == recipe_name]
+    notes = select(recipe, load(built_repo).notes)
+    import_package(collection, built_repo / "dist" / recipe.output)
+
+    assert collection.note_count() == len(notes)
+    expected_decks = {f"{recipe.name}::{n.deck}" for n in notes}
+    assert expected_decks <= {d.name for d in collection.decks.all_names_and_ids()}
+    assert set(collection.tags.all()) == {t for n in notes for t in n.tags}
+    cloze_cards = sum(
+        len(set(re.findall(r"\{\{c(\d+)::", n.cloze))) for n in notes if n.kind == "cloze"
+    )
+    basic_cards = sum(1 for n in notes if n.kind == "basic")
+    assert collection.card_count() == basic_cards + cloze_cards
+
+    media = set(Path(collection.media.dir()).iterdir())
+    media_names = {p.name for p in media}
+    for card_id in collection.find_cards(""):
+        output = collection.get_card(card_id).render_output()
+        question, answer = output.question_text, output.answer_text
+        # Anki renders a template error as the same message on both sides.
+        assert question != answer and '<div class="front">' in question, question
+        for side in (question, answer):
+            assert "{{" not in side, f"unreplaced field in card {card_id}"
+            assert set(IMAGE.findall(side)) <= media_names
+
+
+def test_an_edited_note_updates_in_place_and_keeps_its_reviews(
+    make_project: MakeProject,
+    deckbuild: Callable[..., Run],
+    collection: Collection,
+) -> None:
+    note = """
+        deck: Detection
+        notes:
+          - id: nms-threshold
+            front: What does NMS remove?
+            back: {back}
+          - id: iou-touching
+            front: What is the IoU of two boxes that only touch?
+            back: Zero.
+    """
+    root = make_project({"source/a.yaml": note.format(back="Overlapping boxes.")})
+    assert deckbuild(root, "build").status == 0
+    import_package(collection, root / "dist" / "all.apkg")
+    (card_id,) = collection.find_cards("Id:nms-threshold")
+    card = collection.get_card(card_id)
+    card.start_timer()  # as the reviewer does when it shows the card
+    collection.sched.answerCard(card, 3)
+    reviews_before = collection.db.scalar("select count() from revlog where cid = ?", card_id)
+    assert reviews_before == 1
+    note_types = collection.models.all_names_and_ids()
+
+    root = make_project({"source/a.yaml": note.format(back="Lower-scoring overlapping boxes.")})
+    assert deckbuild(root, "build").status == 0
+    import_package(collection, root / "dist" / "all.apkg")
+
+    assert collection.note_count() == 2
+    assert collection.models.all_names_and_ids() == note_types  # no second copy
+    (note_id,) = collection.find_notes("Id:nms-threshold")
+    assert "Lower-scoring overlapping boxes." in collection.get_note(note_id)["Back"]
+    assert collection.find_cards("Id:nms-threshold") == [card_id]
+    assert collection.db.scalar("select count() from revlog where cid = ?", card_id) == 1
+    assert collection.get_card(card_id).reps == 1

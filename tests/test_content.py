@@ -1,0 +1,115 @@
+"""The deck's own notes, held to the part of docs/CONTENT standard a machine can check.
+
+Runs over every note in source/, whoever wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+
+from builder.load import load
+from builder.notes import Note
+from tests.conftest import REPO
+
+QUESTIONS = REPO.parent / "shared" / "seeds" / "questions.yaml"
+
+# The agreed topic tree (see docs/source-format.md). Add a branch here, deliberately, before
+# using it in a note.
+TOPICS = {
+    "ml": "paradigms bias-variance regularization validation ensembles dimensionality imbalance "
+    "statistics encoding metrics",
+    "dl": "basics activations losses optimization backprop initialization normalization "
+    "regularization augmentation transfer training data",
+    "cnn": "convolution pooling receptive-field architectures interpretability",
+    "classification": "",
+    "detection": "iou nms anchors architectures metrics",
+    "segmentation": "",
+    "vision": "tracking optical-flow ocr embeddings retrieval registration 3d robustness "
+    "multimodal",
+    "sequence": "rnn attention transformers",
+    "generative": "gan autoencoders",
+    "learning": "self-supervised few-shot active multi-task reinforcement distillation",
+    "deployment": "compression quantization distributed hardware frameworks mlops edge ethics",
+    "system-design": "",
+    "image-processing": "",
+    "algorithms": "",
+}
+TOPIC_TAGS = {f"topic::{root}" for root in TOPICS} | {
+    f"topic::{root}::{leaf}" for root, leaves in TOPICS.items() for leaf in leaves.split()
+}
+KINDS = {"kind::concept", "kind::compare", "kind::formula", "kind::code", "kind::figure"}
+KINDS |= {"kind::cloze"}
+MAX_WORDS = 60
+
+NOTES = load(REPO).notes
+
+
+def describe(note: Note) -> str:
+    return f"{note.location}: {note.id}"
+
+
+def test_the_deck_loads_without_problems() -> None:
+    assert [str(p) for p in load(REPO).problems] == []
+    assert len(NOTES) >= 25
+
+
+def test_every_note_has_one_topic_from_the_tree_one_level_and_a_kind() -> None:
+    wrong = []
+    for note in NOTES:
+        topics = [t for t in note.tags if t.startswith("topic::")]
+        levels = [t for t in note.tags if t.startswith("level::")]
+        kinds = [t for t in note.tags if t.startswith("kind::")]
+        if len(topics) != 1 or topics[0] not in TOPIC_TAGS:
+            wrong.append(f"{describe(note)}: topic tags {topics}")
+        if len(levels) != 1:
+            wrong.append(f"{describe(note)}: level tags {levels}")
+        if not kinds or not set(kinds) <= KINDS:
+            wrong.append(f"{describe(note)}: kind tags {kinds}")
+    assert wrong == []
+
+
+def normalized(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+def test_no_two_notes_ask_the_same_question() -> None:
+    seen: dict[str, list[str]] = defaultdict(list)
+    for note in NOTES:
+        seen[normalized(note.front or note.cloze)].append(describe(note))
+    assert [places for places in seen.values() if len(places) > 1] == []
+
+
+def words(markdown: str) -> int:
+    without_display_math = re.sub(r"\$\$.+?\$\$", " ", markdown, flags=re.DOTALL)
+    inline_math_as_one_word = re.sub(r"\$[^$]+\$", "x", without_display_math)
+    return len(inline_math_as_one_word.split())
+
+
+def test_backs_are_short_unless_the_note_says_why() -> None:
+    too_long = [
+        f"{describe(note)}: {words(note.back)} words"
+        for note in NOTES
+        if words(note.back) > MAX_WORDS and not note.long
+    ]
+    assert too_long == []
+
+
+def test_code_notes_are_tagged_kind_code() -> None:
+    assert [describe(n) for n in NOTES if n.code and "kind::code" not in n.tags] == []
+
+
+@pytest.mark.skipif(not QUESTIONS.exists(), reason="needs ../shared/seeds beside the checkout")
+def test_every_ref_names_a_seed_question() -> None:
+    known = {q["id"] for q in yaml.safe_load(QUESTIONS.read_text(encoding="utf-8"))}
+    unknown = [f"{describe(n)}: {r}" for n in NOTES for r in n.refs if r not in known]
+    assert unknown == []
+
+
+def test_every_figure_a_note_names_has_a_script() -> None:
+    scripts = {p.stem for p in Path(REPO / "figures").glob("*.py")}
+    assert [describe(n) for n in NOTES if n.figure and n.figure not in scripts] == []

@@ -1,0 +1,334 @@
+"""Drawing: every figure a note names becomes a light and a dark PNG, reproducibly and cached;
+a missing or failing script is a problem at the note that names it."""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from builder import figures
+from builder.figures import Drawing, Figure, draw
+from builder.load import load
+from builder.notes import Note
+from builder.problems import Location
+from tests.conftest import REPO, write_project
+
+WIDTH_PX = 720
+MAX_PNG = 150_000
+MAX_DECK_MEDIA = 3_000_000
+
+SQUARE = """
+    '''A filled square.'''
+
+    from _look import COLOUR
+
+
+    def draw(fig, variant, code):
+        ax = fig.subplots()
+        ax.add_patch(__import__("matplotlib.patches").patches.Rectangle((0, 0), 1, 1, color=COLOUR))
+        fig.set_facecolor("white" if variant == "light" else "black")
+"""
+LOOK = 'COLOUR = "tab:blue"\n'
+BAR = """
+    '''A bar as tall as the code note says.'''
+
+    USES = ("code-height",)
+
+
+    def draw(fig, variant, code):
+        fig.subplots().bar([0], [code["code-height"].height()])
+"""
+BROKEN = """
+    '''Fails while drawing.'''
+
+
+    def draw(fig, variant, code):
+        raise ValueError("the axes ran away")
+"""
+
+
+def note(
+    note_id: str, *, figure: str | None = None, code: str | None = None, line: int = 3
+) -> Note:
+    return Note(
+        id=note_id,
+        location=Location(Path("source/test.yaml"), line),
+        deck="Test",
+        kind="basic",
+        front="?",
+        back="!",
+        code=code,
+        figure=figure,
+    )
+
+
+def project(tmp_path: Path, **scripts: str) -> Path:
+    """A figures folder holding `scripts` (file stem -> text) and the module `_look.py`."""
+    files = {f"figures/{stem}.py": text for stem, text in scripts.items()}
+    write_project(tmp_path, {"figures/_look.py": LOOK, **files})
+    return tmp_path / "figures"
+
+
+def draw_in(tmp_path: Path, notes: list[Note], cache: str = "cache") -> Drawing:
+    return draw(notes, figures_dir=tmp_path / "figures", cache_dir=tmp_path / cache)
+
+
+def png_chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    at = 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        yield data[at + 4 : at + 8], data[at + 8 : at + 8 + length]
+        at += 12 + length
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    with Image.open(path) as image:
+        return image.size
+
+
+def corner_brightness(path: Path) -> int:
+    """Sum of R, G and B of the top-left pixel."""
+    with Image.open(path) as image:
+        red, green, blue = image.convert("RGB").getpixel((0, 0))  # type: ignore[misc]
+    return int(red + green + blue)
+
+
+# --- A tiny project of our own ---
+
+
+def test_a_named_figure_becomes_a_light_and_a_dark_png_named_by_their_content(
+    tmp_path: Path,
+) -> None:
+    project(tmp_path, square=SQUARE)
+    drawing = draw_in(tmp_path, [note("a", figure="square")])
+    assert drawing.problems == ()
+    assert drawing.drawn == 1
+    square = drawing.figures["square"]
+    assert re.fullmatch(r"fig-square-light-[0-9a-f]{10}\.png", square.light.name)
+    assert re.fullmatch(r"fig-square-dark-[0-9a-f]{10}\.png", square.dark.name)
+    for media in (square.light, square.dark):
+        assert media.path.name == media.name
+        assert png_size(media.path)[0] == WIDTH_PX
+    assert corner_brightness(square.light.path) > corner_brightness(square.dark.path)
+
+
+def test_only_the_figures_that_notes_name_are_drawn(tmp_path: Path) -> None:
+    project(tmp_path, square=SQUARE, broken=BROKEN)
+    drawing = draw_in(tmp_path, [note("a", figure="square"), note("b")])
+    assert list(drawing.figures) == ["square"]
+    assert drawing.problems == ()
+    assert drawing.drawn == 1
+
+
+def test_a_figure_named_by_several_notes_is_drawn_once(tmp_path: Path) -> None:
+    project(tmp_path, square=SQUARE)
+    drawing = draw_in(tmp_path, [note("a", figure="square"), note("b", figure="square")])
+    assert drawing.drawn == 1
+    assert list(drawing.figures) == ["square"]
+
+
+def test_pngs_carry_no_metadata_and_two_runs_give_the_same_bytes(tmp_path: Path) -> None:
+    project(tmp_path, square=SQUARE)
+    first = draw_in(tmp_path, [note("a", figure="square")], cache="one").figures["square"]
+    second = draw_in(tmp_path, [note("a", figure="square")], cache="two").figures["square"]
+    assert (first.light.name, first.dark.name) == (second.light.name, second.dark.name)
+    assert first.light.path.read_bytes() == second.light.path.read_bytes()
+    assert first.dark.path.read_bytes() == second.dark.path.read_bytes()
+    kinds = {kind for kind, _ in png_chunks(first.light.path.read_bytes())}
+    assert kinds <= {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"}
+
+
+def test_a_second_draw_takes_the_figure_from_the_cache(tmp_path: Path) -> None:
+    project(tmp_path, square=SQUARE)
+    first = draw_in(tmp_path, [note("a", figure="square")])
+    again = draw_in(tmp_path, [note("a", figure="square")])
+    assert again.drawn == 0
+    assert again.figures == first.figures
+
+
+def test_editing_a_module_the_script_imports_draws_it_again(tmp_path: Path) -> None:
+    project(tmp_path, square=SQUARE)
+    before = draw_in(tmp_path, [note("a", figure="square")]).figures["square"]
+    (tmp_path / "figures" / "_look.py").write_text('COLOUR = "tab:red"\n')
+    after = draw_in(tmp_path, [note("a", figure="square")])
+    assert after.drawn == 1
+    assert after.figures["square"].light.name != before.light.name
+
+
+def test_a_figure_draws_with_the_code_of_the_notes_it_uses(tmp_path: Path) -> None:
+    project(tmp_path, bar=BAR)
+
+    def notes(height: int) -> list[Note]:
+        code = f"def height():\n    return {height}\n"
+        return [note("code-height", code=code), note("a", figure="bar")]
+
+    low = draw_in(tmp_path, notes(1))
+    high = draw_in(tmp_path, notes(5))
+    assert (low.problems, high.problems) == ((), ())
+    assert high.drawn == 1
+    assert high.figures["bar"].light.name != low.figures["bar"].light.name
+
+
+def test_an_unknown_figure_is_a_problem_at_every_note_naming_it(tmp_path: Path) -> None:
+    project(tmp_path, square=SQUARE)
+    drawing = draw_in(
+        tmp_path, [note("a", figure="sqare", line=4), note("b", figure="sqare", line=9)]
+    )
+    assert drawing.figures == {}
+    assert [(p.location.line, p.note_id) for p in drawing.problems] == [(4, "a"), (9, "b")]
+    text = str(drawing.problems[0])
+    assert text.startswith("source/test.yaml:4: a: unknown figure 'sqare'")
+    assert "did you mean 'square'?" in text
+
+
+def test_a_failing_script_is_a_problem_at_the_note_with_the_script_traceback(
+    tmp_path: Path,
+) -> None:
+    project(tmp_path, broken=BROKEN, square=SQUARE)
+    drawing = draw_in(tmp_path, [note("a", figure="broken", line=7), note("b", figure="square")])
+    assert list(drawing.figures) == ["square"]
+    (problem,) = drawing.problems
+    assert (problem.location, problem.note_id) == (Location(Path("source/test.yaml"), 7), "a")
+    text = str(problem)
+    assert text.startswith("source/test.yaml:7: a: figure 'broken' failed")
+    assert re.search(r'broken\.py", line 5, in draw', text)
+    assert "ValueError: the axes ran away" in text
+    assert "builder/figures.py" not in text  # only the script's own frames
+
+
+def test_a_script_that_does_not_parse_is_a_problem_at_the_note(tmp_path: Path) -> None:
+    project(tmp_path, typo="def draw(fig, variant, code)\n    pass\n")
+    (problem,) = draw_in(tmp_path, [note("a", figure="typo")]).problems
+    assert problem.note_id == "a"
+    assert "syntax error" in problem.message
+    assert "typo.py:1:" in problem.message
+
+
+def test_a_syntax_error_in_an_imported_module_names_that_module(tmp_path: Path) -> None:
+    project(tmp_path, square=SQUARE)
+    (tmp_path / "figures" / "_look.py").write_text("COLOUR = (\n")
+    (problem,) = draw_in(tmp_path, [note("a", figure="square")]).problems
+    assert "_look.py:1:" in problem.message
+
+
+def test_a_script_without_draw_is_a_problem(tmp_path: Path) -> None:
+    project(tmp_path, empty="'''Nothing here.'''\n")
+    (problem,) = draw_in(tmp_path, [note("a", figure="empty")]).problems
+    assert "defines no function draw(fig, variant, code)" in problem.message
+
+
+def test_using_a_note_that_has_no_code_is_a_problem(tmp_path: Path) -> None:
+    project(tmp_path, bar=BAR)
+    (problem,) = draw_in(tmp_path, [note("code-height"), note("a", figure="bar")]).problems
+    assert problem.note_id == "a"
+    assert "'code-height'" in problem.message
+
+
+def test_a_script_that_resizes_the_figure_is_a_problem(tmp_path: Path) -> None:
+    wide = "def draw(fig, variant, code):\n    fig.set_size_inches(8, 3)\n"
+    project(tmp_path, wide=wide)
+    (problem,) = draw_in(tmp_path, [note("a", figure="wide")]).problems
+    assert "set HEIGHT instead" in problem.message
+
+
+def test_a_script_that_runs_too_long_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(figures, "TIMEOUT_S", 1.0)
+    slow = "import time\n\n\ndef draw(fig, variant, code):\n    time.sleep(60)\n"
+    project(tmp_path, slow=slow)
+    (problem,) = draw_in(tmp_path, [note("a", figure="slow")]).problems
+    assert "ran longer than 1 s" in problem.message
+
+
+def test_a_png_over_the_size_budget_is_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(figures, "MAX_PNG_BYTES", 500)
+    project(tmp_path, square=SQUARE)
+    drawing = draw_in(tmp_path, [note("a", figure="square")])
+    assert drawing.figures == {}
+    (problem,) = drawing.problems
+    assert "KB a figure may take" in problem.message
+
+
+# --- The repository's own figures ---
+
+
+def repository_notes() -> list[Note]:
+    """The notes in source/, plus one naming each script, so that unnamed scripts run too."""
+    notes = list(load(REPO).notes)
+    scripts = sorted(p.stem for p in (REPO / "figures").glob("*.py") if not p.stem.startswith("_"))
+    extra = [note(f"names-{stem}", figure=stem) for stem in scripts]
+    return notes + extra
+
+
+@pytest.fixture(scope="module")
+def repository_drawing(tmp_path_factory: pytest.TempPathFactory) -> Drawing:
+    cache = tmp_path_factory.mktemp("figures-cache")
+    return draw(repository_notes(), figures_dir=REPO / "figures", cache_dir=cache)
+
+
+def test_every_figure_script_in_the_repository_draws(repository_drawing: Drawing) -> None:
+    assert [str(p) for p in repository_drawing.problems] == []
+    scripts = {p.stem for p in (REPO / "figures").glob("*.py") if not p.stem.startswith("_")}
+    assert set(repository_drawing.figures) == scripts
+    for figure in repository_drawing.figures.values():
+        for media in (figure.light, figure.dark):
+            assert png_size(media.path)[0] == WIDTH_PX, media.name
+
+
+def test_the_repository_figures_keep_the_size_budget(repository_drawing: Drawing) -> None:
+    sizes = {
+        media.name: media.path.stat().st_size
+        for figure in repository_drawing.figures.values()
+        for media in (figure.light, figure.dark)
+    }
+    assert max(sizes.values()) <= MAX_PNG
+    assert sum(sizes.values()) <= MAX_DECK_MEDIA
+
+
+def test_the_repository_figures_are_byte_identical_when_drawn_again(
+    repository_drawing: Drawing, tmp_path: Path
+) -> None:
+    again = draw(repository_notes(), figures_dir=REPO / "figures", cache_dir=tmp_path)
+    assert again.drawn == len(repository_drawing.figures)
+
+    def contents(figure: Figure) -> tuple[str, bytes, str, bytes]:
+        light, dark = figure.light, figure.dark
+        return light.name, light.path.read_bytes(), dark.name, dark.path.read_bytes()
+
+    for name, figure in repository_drawing.figures.items():
+        assert contents(again.figures[name]) == contents(figure), name
+
+
+ALGORITHMS = {
+    "iou": "code-iou",
+    "nms": "code-nms",
+    "convolution": "code-conv2d",
+    "max-pooling": "code-max-pool",
+    "receptive-field": "code-receptive-field",
+    "roc-curve": "code-roc-curve",
+    "pr-curve": "code-average-precision",
+}
+
+
+@pytest.mark.parametrize(("figure", "note_id"), ALGORITHMS.items())
+def test_a_figure_of_an_algorithm_draws_with_the_answer_in_source(
+    figure: str, note_id: str, tmp_path: Path
+) -> None:
+    # Without its code note the figure cannot be drawn: it takes the answer from there.
+    code_notes = [replace(n, figure=None) for n in load(REPO).notes if n.code]
+    assert note_id in {n.id for n in code_notes}
+    without = [n for n in code_notes if n.id != note_id] + [note("a", figure=figure)]
+    drawing = draw(without, figures_dir=REPO / "figures", cache_dir=tmp_path)
+    (problem,) = drawing.problems
+    assert f"'{note_id}'" in problem.message
+    assert drawing.drawn == 0
