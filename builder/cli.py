@@ -362,8 +362,7 @@ class _Progress:
         return self
 
     def count(self, done: int, total: int) -> None:
-        elapsed = time.monotonic() - self.started
-        if elapsed < 1 and done < total:
+        if time.monotonic() - self.started < 1:
             return
         if self.live:
             print(f"\r{self.what}: {done}/{total}", end="", file=self.context.err, flush=True)

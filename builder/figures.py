@@ -159,7 +159,7 @@ def _known_figures(figures_dir: Path) -> list[str]:
 def _unknown(name: str, note: Note, known: list[str], figures_dir: Path) -> Problem:
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"did you mean '{close[0]}'?" if close else "add the script or fix the name"
-    where = _shown(figures_dir / f"{name}.py")
+    where = f"{figures_dir.name}/{name}.py"
     return Problem(note.location, f"unknown figure '{name}': there is no {where}; {hint}", note.id)
 
 

@@ -185,8 +185,9 @@ class _Parser:
             return Not(self.factor())
         if token == "(":
             inner = self.expression()
-            if self.take() != ")":
+            if self.peek() != ")":
                 raise TagExpressionError("a '(' is never closed")
+            self.take()
             return inner
         if token in ("and", "or", ")"):
             raise TagExpressionError(f"expected a tag before '{token}'")

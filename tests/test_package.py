@@ -1,0 +1,118 @@
+"""Packaging: identity that never changes, and files that are the same bytes every time."""
+
+from __future__ import annotations
+
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import genanki
+
+from builder import package as packaging
+from builder.package import guid, package
+from builder.render import MediaFile, RenderedNote
+
+
+def rendered(note_id: str, back: str = "A.", media: tuple[MediaFile, ...] = ()) -> RenderedNote:
+    return RenderedNote(
+        id=note_id,
+        deck="Detection",
+        kind="basic",
+        position=0,
+        front="Q?",
+        back=back,
+        code="",
+        figure="",
+        verified="",
+        tags=("topic::detection",),
+        media=media,
+    )
+
+
+def test_the_note_type_schema_is_pinned() -> None:
+    # Changing any of this makes Anki refuse to update users' existing notes: don't, unless the
+    # release plan says how users migrate (see the README's section on updating).
+    assert packaging.BASIC_NOTE_TYPE_ID == 1_734_019_561
+    assert packaging.CLOZE_NOTE_TYPE_ID == 1_734_019_562
+    assert packaging.GUID_NAMESPACE == "cv-interview-prep-deck"
+    basic, cloze = packaging._basic_note_type(), packaging._cloze_note_type()
+    assert [f["name"] for f in basic.fields] == [
+        "Id",
+        "Front",
+        "Back",
+        "Code",
+        "Figure",
+        "Verified",
+    ]
+    assert [t["name"] for t in basic.templates] == ["Card 1"]
+    assert basic.sort_field_index == 1
+    assert [f["name"] for f in cloze.fields] == ["Id", "Text", "Extra", "Figure"]
+    assert [t["name"] for t in cloze.templates] == ["Cloze"]
+    assert cloze.model_type == genanki.Model.CLOZE
+
+
+def test_a_guid_depends_on_the_id_only() -> None:
+    assert guid("iou-formula") == guid("iou-formula")
+    assert guid("iou-formula") != guid("iou-formula-2")
+    # Hard-coded: the GUID of a released note may never change.
+    assert guid("iou-formula") == str(genanki.guid_for("cv-interview-prep-deck", "iou-formula"))
+
+
+def test_the_css_styles_night_mode_under_both_class_names() -> None:
+    css = packaging.card_css()
+    assert ".nightMode .highlight .k" in css and ".night_mode .highlight .k" in css
+    assert ".nightMode .figure-dark" in css and ".night_mode .figure-dark" in css
+
+
+def write(tmp_path: Path, name: str, notes: list[RenderedNote]) -> Path:
+    output = tmp_path / name
+    package(
+        "Deck",
+        notes,
+        note_mods={n.id: 1_700_000_000 for n in notes},
+        note_type_mods={"basic": 1_690_000_000},
+        output=output,
+    )
+    return output
+
+
+def test_two_packages_of_the_same_notes_are_byte_identical(tmp_path: Path) -> None:
+    picture = tmp_path / "b.png"
+    picture.write_bytes(b"picture")
+    other = tmp_path / "a.png"
+    other.write_bytes(b"other")
+    media = (MediaFile("b.png", picture), MediaFile("a.png", other))
+    first = write(tmp_path, "first.apkg", [rendered("one", media=media), rendered("two")])
+    # The same media listed in another order (genanki would collect it through a set).
+    reordered = [rendered("one", media=media[::-1]), rendered("two")]
+    second = write(tmp_path, "second.apkg", reordered)
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(tmp_path / "first.apkg") as archive:
+        assert archive.namelist() == ["collection.anki2", "media", "0", "1"]
+        assert archive.read("media") == b'{"0": "a.png", "1": "b.png"}'
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_each_note_carries_its_own_modification_stamp(tmp_path: Path) -> None:
+    output = tmp_path / "deck.apkg"
+    package(
+        "Deck",
+        [rendered("old"), rendered("new")],
+        note_mods={"old": 1_600_000_000, "new": 1_700_000_000},
+        note_type_mods={"basic": 1_500_000_000},
+        output=output,
+    )
+    with zipfile.ZipFile(output) as archive:
+        (tmp_path / "col").write_bytes(archive.read("collection.anki2"))
+    with sqlite3.connect(tmp_path / "col") as db:
+        mods = dict(db.execute("select guid, mod from notes"))
+    assert mods == {guid("old"): 1_600_000_000, guid("new"): 1_700_000_000}
+
+
+def test_notes_go_into_subdecks_of_the_recipe_deck(tmp_path: Path) -> None:
+    written = write(tmp_path, "deck.apkg", [rendered("a")])
+    with zipfile.ZipFile(written) as archive:
+        (tmp_path / "col").write_bytes(archive.read("collection.anki2"))
+    with sqlite3.connect(tmp_path / "col") as db:
+        (decks,) = db.execute("select decks from col").fetchone()
+    assert '"Deck::Detection"' in decks

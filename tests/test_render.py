@@ -1,0 +1,81 @@
+"""Rendering: Markdown to card HTML, with code for CSS highlighting and math for MathJax."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from builder.notes import Note
+from builder.problems import Location
+from builder.render import code_to_html, markdown_to_html, render
+
+
+def note(**fields: object) -> Note:
+    defaults: dict[str, object] = {
+        "id": "n",
+        "location": Location(Path("source/a.yaml"), 3),
+        "deck": "A",
+        "kind": "basic",
+        "front": "Q?",
+        "back": "A.",
+    }
+    return Note(**{**defaults, **fields})  # type: ignore[arg-type]
+
+
+def test_inline_and_display_math_reach_mathjax_untouched_by_markdown() -> None:
+    rendered = markdown_to_html("IoU is $a_i * b_i$ here.\n\n$$x_1 < y_2$$")
+    assert r"\(a_i * b_i\)" in rendered
+    assert r"\[x_1 &lt; y_2\]" in rendered
+    assert "<em>" not in rendered and "$" not in rendered
+
+
+def test_dollars_that_are_not_math_stay_dollars() -> None:
+    rendered = markdown_to_html("It costs $5 or $6, and `echo $HOME` prints a path.")
+    assert "$5 or $6" in rendered
+    assert "<code>echo $HOME</code>" in rendered
+    assert r"\(" not in rendered
+
+
+def test_fenced_code_is_highlighted_with_css_classes_not_inline_styles() -> None:
+    rendered = markdown_to_html("```text\nfor box in boxes: keep(box)\n```")
+    assert '<div class="highlight">' in rendered
+    assert "style=" not in rendered
+
+
+def test_tables_render() -> None:
+    rendered = markdown_to_html("| metric | value |\n|---|---|\n| IoU | 0.5 |")
+    assert "<table>" in rendered and "<td>IoU</td>" in rendered
+
+
+def test_the_code_on_the_card_is_exactly_the_code_that_was_verified() -> None:
+    code = "def f(x):\n    return x < 1 and x > -1  # keep <this>\n"
+    rendered = code_to_html(code)
+    (inside_pre,) = re.findall(r"<pre>(.*)</pre>", rendered, flags=re.DOTALL)
+    text = html.unescape(re.sub(r"<[^>]+>", "", inside_pre))
+    assert text == code
+    assert 'class="k"' in rendered  # keywords carry a class the night palette restyles
+
+
+def test_an_image_that_is_not_in_the_media_folder_is_a_problem(tmp_path: Path) -> None:
+    (tmp_path / "pixel.png").write_bytes(b"\x89PNG")
+    result = render(
+        [note(back="![a](pixel.png) and ![b](missing.png)")],
+        evidence={},
+        figures={},
+        media_dir=tmp_path,
+    )
+    assert [m.name for m in result.notes[0].media] == ["pixel.png"]
+    assert [str(p) for p in result.problems] == [
+        f"source/a.yaml:3: n: image 'missing.png' is not in {tmp_path}"
+    ]
+
+
+def test_a_cloze_note_keeps_its_deletions_in_the_front_field() -> None:
+    (rendered,) = render(
+        [note(kind="cloze", front="", back="", cloze="NMS uses {{c1::IoU}}.")],
+        evidence={},
+        figures={},
+    ).notes
+    assert "{{c1::IoU}}" in rendered.front
+    assert rendered.back == ""
