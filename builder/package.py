@@ -22,7 +22,8 @@ from pathlib import Path
 import genanki
 from pygments.formatters import HtmlFormatter
 
-from builder.render import CODE_CLASS, MediaFile, RenderedNote
+from builder.figures import Media
+from builder.render import CODE_CLASS, RenderedNote
 
 # Never change these: Anki recognises the note types by id. A changed field list or template
 # list makes Anki keep a second copy of the note type and refuse to update users' notes, which
@@ -167,7 +168,7 @@ def _write(
     decks: list[genanki.Deck],
     notes: Sequence[RenderedNote],
     note_mods: Mapping[str, int],
-    media: Sequence[MediaFile],
+    media: Sequence[Media],
     output: Path,
     timestamp: int,
 ) -> None:

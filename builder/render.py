@@ -19,11 +19,11 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
+from builder.figures import Figure, Media
 from builder.notes import Note, NoteKind
 from builder.problems import Problem
 
 if TYPE_CHECKING:
-    from builder.figures import Figure
     from builder.verify import Evidence
 
 CODE_CLASS = "highlight"
@@ -37,14 +37,6 @@ _PROTECTED = re.compile(
     re.MULTILINE | re.DOTALL,
 )
 _IMAGE = re.compile(r"<img [^>]*?src=\"([^\"]+)\"")
-
-
-@dataclass(frozen=True)
-class MediaFile:
-    """A file that ships in the package under a flat, unique `name`."""
-
-    name: str
-    path: Path
 
 
 @dataclass(frozen=True)
@@ -64,7 +56,7 @@ class RenderedNote:
     figure: str
     verified: str
     tags: tuple[str, ...]
-    media: tuple[MediaFile, ...]
+    media: tuple[Media, ...]
 
 
 @dataclass(frozen=True)
@@ -106,19 +98,18 @@ def _render_note(
 ) -> tuple[RenderedNote, list[str]]:
     front = markdown_to_html(note.cloze if note.kind == "cloze" else note.front)
     back = markdown_to_html(note.back) if note.back else ""
-    media: list[MediaFile] = []
+    media: list[Media] = []
     missing: list[str] = []
     for name in _IMAGE.findall(front + back):
         path = (media_dir / name) if media_dir else None
         if path is not None and path.is_file() and "/" not in name:
-            media.append(MediaFile(name, path))
+            media.append(Media(name, path))
         else:
             missing.append(name)
     figure_html = ""
     if note.figure and note.figure in figures:
         drawn = figures[note.figure]
-        media += [MediaFile(drawn.light.name, drawn.light.path)]
-        media += [MediaFile(drawn.dark.name, drawn.dark.path)]
+        media += [drawn.light, drawn.dark]
         figure_html = figure_to_html(note.figure, drawn.light.name, drawn.dark.name)
     proof = evidence.get(note.id)
     result = RenderedNote(

@@ -68,16 +68,21 @@ def test_every_recipe_imports_and_every_card_renders(
     basic_cards = sum(1 for n in notes if n.kind == "basic")
     assert collection.card_count() == basic_cards + cloze_cards
 
-    media = set(Path(collection.media.dir()).iterdir())
-    media_names = {p.name for p in media}
+    media_names = {p.name for p in Path(collection.media.dir()).iterdir()}
+    figure_of = {n.id: n.figure for n in notes if n.figure}
     for card_id in collection.find_cards(""):
-        output = collection.get_card(card_id).render_output()
+        card = collection.get_card(card_id)
+        output = card.render_output()
         question, answer = output.question_text, output.answer_text
         # Anki renders a template error as the same message on both sides.
         assert question != answer and '<div class="front">' in question, question
         for side in (question, answer):
             assert "{{" not in side, f"unreplaced field in card {card_id}"
             assert set(IMAGE.findall(side)) <= media_names
+        figure = figure_of.get(card.note()["Id"])
+        if figure:  # both variants of the note's figure are on its back, and in the media
+            shown = [name for name in IMAGE.findall(answer) if name.startswith(f"fig-{figure}-")]
+            assert len(shown) == 2 and set(shown) <= media_names, (card.note()["Id"], shown)
 
 
 def test_an_edited_note_updates_in_place_and_keeps_its_reviews(

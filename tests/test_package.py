@@ -9,11 +9,12 @@ from pathlib import Path
 import genanki
 
 from builder import package as packaging
+from builder.figures import Media
 from builder.package import guid, package
-from builder.render import MediaFile, RenderedNote
+from builder.render import RenderedNote
 
 
-def rendered(note_id: str, back: str = "A.", media: tuple[MediaFile, ...] = ()) -> RenderedNote:
+def rendered(note_id: str, back: str = "A.", media: tuple[Media, ...] = ()) -> RenderedNote:
     return RenderedNote(
         id=note_id,
         deck="Detection",
@@ -81,7 +82,7 @@ def test_two_packages_of_the_same_notes_are_byte_identical(tmp_path: Path) -> No
     picture.write_bytes(b"picture")
     other = tmp_path / "a.png"
     other.write_bytes(b"other")
-    media = (MediaFile("b.png", picture), MediaFile("a.png", other))
+    media = (Media("b.png", picture), Media("a.png", other))
     first = write(tmp_path, "first.apkg", [rendered("one", media=media), rendered("two")])
     # The same media listed in another order (genanki would collect it through a set).
     reordered = [rendered("one", media=media[::-1]), rendered("two")]
