@@ -1,31 +1,45 @@
 """The `deckbuild` command: wires the stages together, prints, and exits. Nothing else does.
 
-Exit status: 0 success, 1 a code answer failed verification, 2 invalid input.
+Exit status: 0 success, 1 a code answer failed verification, 2 invalid input; 130 after Ctrl-C
+and 143 after SIGTERM, both of which leave every written file as it was.
 Stage modules are imported inside the commands so that `--help` starts fast.
+
+For tests of interrupted builds only: with `DECKBUILD_PAUSE_AT=writing` (the first deck is
+staged, the others not yet) or `=committing` (every deck is staged, nothing replaced yet) in the
+environment, `build` says `deckbuild: paused at <point>` on stderr there and waits for a line on
+stdin. Unset, it does nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
+import signal
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 if TYPE_CHECKING:
     from builder.notes import Note
+    from builder.package import Packaged
     from builder.problems import Location, Problem
     from builder.recipes import Recipe, TagExpression
     from builder.render import RenderedNote
+    from builder.stamps import Stamped
 
 OK, FAILED, INVALID = 0, 1, 2
 LOCK_FILE = "notes.lock"
 DIST = "dist"
 CACHE = ".cache"
+PREVIEW = "preview"
+PAUSE_AT = "DECKBUILD_PAUSE_AT"
 
 
 class Stop(Exception):
@@ -34,6 +48,10 @@ class Stop(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(status)
         self.status = status
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same cleanup runs."""
 
 
 @dataclass(frozen=True)
@@ -55,13 +73,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         err=sys.stderr,
     )
     try:
-        status: int = args.command(args, context)
+        with _sigterm_as_interrupt(), _few_collections():
+            status: int = args.command(args, context)
         return status
     except Stop as stop:
         return stop.status
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         print("deckbuild: interrupted; nothing was written", file=context.err)
-        return 130
+        return 143 if isinstance(interrupt, Terminated) else 130
+
+
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    # A build makes many small objects that live to its end (nodes, notes, HTML) and hardly any
+    # garbage cycles, and at the default thresholds the cycle collector ran hundreds of times
+    # over the growing heap: half a second of a 20,000-note rebuild, more than linear in notes.
+    # The thresholds are put back afterwards, for callers (tests) that go on running.
+    before = gc.get_threshold()
+    gc.set_threshold(200_000, 30, 30)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    # By default SIGTERM ends the process on the spot, leaving staged files behind.
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (main() called from a worker thread)
+        return
+
+    def terminate(number: int, frame: object) -> NoReturn:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -107,6 +157,12 @@ def _parser() -> argparse.ArgumentParser:
         default="custom.apkg",
         help="file name in dist/ for --tags (default: %(default)s)",
     )
+    build.add_argument(
+        "--allow-breaking-changes",
+        action="store_true",
+        help="build even when a released note is missing or changed kind, a note type's "
+        "schema changed, or a stamp is not newer (see the README before using it)",
+    )
     build.set_defaults(command=_build)
 
     check = commands.add_parser(
@@ -127,6 +183,25 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--notes", action="store_true", help="list every note: id, deck, front")
     listing.add_argument("--tags", metavar="EXPR", help="only notes matching a tag expression")
     listing.set_defaults(command=_list)
+
+    show = commands.add_parser(
+        "preview",
+        parents=[common],
+        help="write every card as a web page to browse before importing",
+        description="Verify, draw and render like build, then write each card's question and "
+        "answer as Anki shows them, with an index to search by text and tag and a day/night "
+        "switch. Open DIR/index.html in a browser.",
+    )
+    show.add_argument(
+        "recipes", nargs="*", metavar="RECIPE", help="only these recipes' notes (default: all)"
+    )
+    show.add_argument(
+        "--out",
+        default=PREVIEW,
+        metavar="DIR",
+        help="folder, relative to the project (default: %(default)s)",
+    )
+    show.set_defaults(command=_preview, tags=None)
     return parser
 
 
@@ -134,7 +209,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args: argparse.Namespace, context: Context) -> int:
-    from builder.package import note_type_texts, package
+    from builder.package import note_type_schemas, note_type_texts, package
+    from builder.publish import exclusive, publish
+    from builder.release import guard
     from builder.stamps import read_lock, stamp, write_lock
 
     started = time.monotonic()
@@ -143,30 +220,51 @@ def _build(args: argparse.Namespace, context: Context) -> int:
     # Every note, not only the recipes' ones: a figure may draw with a code note that a recipe
     # leaves out, and that code must be verified too. Both stages cache, so this costs little.
     rendered = _verify_draw_render(notes, context)
-    lock, problems = read_lock(context.root / LOCK_FILE, Path(LOCK_FILE))
-    _stop_on(problems, context)
-    stamped = stamp(rendered, note_type_texts(), lock, now=int(time.time()))
-    rows = []
-    for recipe in recipes:
+    dist = context.root / DIST
+
+    def wait() -> None:
+        print(
+            f"deckbuild: waiting for another build of this project to finish with {DIST}/",
+            file=context.err,
+            flush=True,
+        )
+
+    def writer(recipe: Recipe, stamped: Stamped) -> Callable[[Path], Packaged]:
         chosen = {note.id for note in _select(recipe, notes)}
-        written = package(
+        return lambda path: package(
             recipe.name,
             [note for note in rendered if note.id in chosen],
             note_mods=stamped.note_mods,
             note_type_mods=stamped.note_type_mods,
-            output=context.root / DIST / recipe.output,
+            output=path,
             description=recipe.description,
         )
-        rows.append(
-            [
-                f"{DIST}/{recipe.output}",
-                written.decks,
-                written.notes,
-                written.cards,
-                written.media,
-            ]
+
+    # From reading the lock file to writing it, one build at a time: each stamps from the last.
+    with exclusive(dist, on_wait=wait):
+        lock_path = context.root / LOCK_FILE
+        lock, problems = read_lock(lock_path, Path(LOCK_FILE))
+        _stop_on(problems, context)
+        stamped = stamp(rendered, note_type_texts(), lock, now=int(time.time()))
+        release = guard(
+            lock,
+            stamped.lock,
+            notes,
+            note_type_schemas(),
+            lock_file=Path(LOCK_FILE),
+            lock_file_text=lock_path.read_text(encoding="utf-8") if lock_path.exists() else None,
         )
-    write_lock(context.root / LOCK_FILE, stamped.lock)
+        _check_release(release.problems, args.allow_breaking_changes, context)
+        written = publish(
+            {dist / recipe.output: writer(recipe, stamped) for recipe in recipes},
+            then=lambda: write_lock(lock_path, release.lock),
+            checkpoint=lambda point: _pause(point, context),
+        )
+    rows = [
+        [f"{DIST}/{recipe.output}", deck.decks, deck.notes, deck.cards, deck.media]
+        for recipe in recipes
+        for deck in [written[dist / recipe.output]]
+    ]
     _table(["deck file", "subdecks", "notes", "cards", "media"], rows, context.out)
     print(f"built {len(rows)} deck(s) in {time.monotonic() - started:.1f} s", file=context.out)
     return OK
@@ -183,6 +281,31 @@ def _check(args: argparse.Namespace, context: Context) -> int:
         f"checked {len(rendered)} notes in {time.monotonic() - started:.1f} s: all good",
         file=context.out,
     )
+    return OK
+
+
+def _preview(args: argparse.Namespace, context: Context) -> int:
+    from builder.preview import preview
+
+    notes = _load(context)
+    rendered = _verify_draw_render(notes, context)
+    title = "CV Interview Prep: every note"
+    if args.recipes:
+        recipes = _chosen_recipes(args, context)
+        chosen = {note.id for recipe in recipes for note in _select(recipe, notes)}
+        rendered = tuple(note for note in rendered if note.id in chosen)
+        title = ", ".join(recipe.name for recipe in recipes)
+    written = preview(rendered, out_dir=context.root / args.out, title=title)
+    print(
+        f"wrote {len(written.cards)} cards of {len(rendered)} notes and {written.media} media "
+        f"files; open {written.index} in a browser",
+        file=context.out,
+    )
+    if not written.mathjax:
+        print(
+            "formulas show as their TeX source: install django-static-mathjax to typeset them",
+            file=context.out,
+        )
     return OK
 
 
@@ -225,7 +348,7 @@ def _load(context: Context) -> tuple[Note, ...]:
     from builder.load import load
 
     with _Progress(context, "loading notes"):
-        loaded = load(context.root)
+        loaded = load(context.root, cache_dir=context.root / CACHE)
     _stop_on(loaded.problems, context)
     return loaded.notes
 
@@ -292,6 +415,7 @@ def _verify_draw_render(notes: Sequence[Note], context: Context) -> tuple[Render
         evidence=checked.evidence,
         figures=drawing.figures,
         media_dir=context.root / "source" / "media",
+        cache_dir=cache,
     )
     _stop_on(rendering.problems, context)
     return rendering.notes
@@ -328,6 +452,33 @@ def _stop_on(problems: Sequence[Problem], context: Context) -> None:
         print(problem, file=context.err)
     count = len(problems)
     _fail(context, f"{count} problem(s) in the input; nothing was written", INVALID)
+
+
+def _check_release(problems: Sequence[Problem], allowed: bool, context: Context) -> None:
+    if not problems:
+        return
+    for problem in sorted(problems, key=lambda p: p.location):
+        print(problem, file=context.err)
+    if not allowed:
+        _fail(
+            context,
+            f"{len(problems)} change(s) would break notes that users already have; nothing was "
+            "written. Fix them, or build with --allow-breaking-changes if you mean them (see "
+            "the README, 'Releasing an update')",
+            INVALID,
+        )
+    print(
+        "deckbuild: building anyway, as --allow-breaking-changes asks; notes.lock will record "
+        "the new state",
+        file=context.err,
+    )
+
+
+def _pause(point: str, context: Context) -> None:
+    # The test-only hook of the module docstring.
+    if os.environ.get(PAUSE_AT) == point:
+        print(f"deckbuild: paused at {point}", file=context.err, flush=True)
+        sys.stdin.readline()
 
 
 def _fail(context: Context, message: str, status: int) -> NoReturn:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import hashlib
 import io
 import json
@@ -170,7 +171,7 @@ def _plan(
     script = figures_dir / f"{name}.py"
     failed = f"figure '{name}' cannot be drawn: {_shown(script)}"
     try:
-        tree = ast.parse(script.read_bytes(), filename=str(script))
+        tree = _parsed(script.read_bytes(), str(script))
         imports = _project_imports(script, figures_dir)
     except SyntaxError as error:
         where = _shown(Path(error.filename)) if error.filename else _shown(script)
@@ -211,20 +212,32 @@ def _project_imports(script: Path, figures_dir: Path) -> list[Path]:
     pending = [script]
     while pending:
         module = pending.pop()
-        tree = ast.parse(module.read_bytes(), filename=str(module))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            else:
-                continue
-            for name in names:
-                imported = figures_dir / f"{name.split('.')[0]}.py"
-                if imported.is_file() and imported not in found and imported != script:
-                    found.add(imported)
-                    pending.append(imported)
+        for name in _imported_names(module.read_bytes(), str(module)):
+            imported = figures_dir / f"{name}.py"
+            if imported.is_file() and imported not in found and imported != script:
+                found.add(imported)
+                pending.append(imported)
     return sorted(found)
+
+
+# Every figure imports the shared style modules, and every build reads every script to find
+# its cache key: parsing and walking each source once per content, not once per figure and
+# use, was most of a cached draw.
+@functools.lru_cache(maxsize=1024)
+def _parsed(source: bytes, filename: str) -> ast.Module:
+    return ast.parse(source, filename=filename)
+
+
+@functools.lru_cache(maxsize=1024)
+def _imported_names(source: bytes, filename: str) -> tuple[str, ...]:
+    """The top-level names of the modules that `source` imports, absolute imports only."""
+    names: list[str] = []
+    for node in ast.walk(_parsed(source, filename)):
+        if isinstance(node, ast.Import):
+            names += [alias.name.split(".")[0] for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module.split(".")[0])
+    return tuple(names)
 
 
 def _cache_key(script: Path, imports: Sequence[Path], code: Mapping[str, str]) -> str:
@@ -236,14 +249,21 @@ def _cache_key(script: Path, imports: Sequence[Path], code: Mapping[str, str]) -
 
     add("drawer", Path(__file__).read_bytes())
     add("python", sys.version.encode())
-    for package in _RENDERERS:
-        add(package, metadata.version(package).encode())
+    for package, version in _renderer_versions():
+        add(package, version.encode())
     add("script", script.read_bytes())
     for module in imports:
         add(f"module {module.name}", module.read_bytes())
     for note_id, source in sorted(code.items()):
         add(f"code {note_id}", source.encode())
     return digest.hexdigest()
+
+
+@functools.cache
+def _renderer_versions() -> tuple[tuple[str, str], ...]:
+    # Looked up once per process, not once per figure: each lookup scans the installed
+    # distributions' metadata, which took longer than the rest of a cached draw.
+    return tuple((package, metadata.version(package)) for package in _RENDERERS)
 
 
 def _entry(job: _Job, cache_dir: Path) -> Path:

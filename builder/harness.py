@@ -13,11 +13,13 @@ lines to file descriptor FD:
     {"finish": {"numpy": "2.4.6"}}  or  {"finish": {"error": "why nothing could run"}}
 
 so that a run stopped from outside still tells which step it was in and what failed before.
-It imports only the standard library and numpy: no `builder` module is importable in there.
+It imports only the standard library and numpy, and once confined it can read nothing but its
+folder and the Python installation: no `builder` module (nor any project file) is readable.
 """
 
 from __future__ import annotations
 
+import _thread
 import builtins
 import copy
 import ctypes
@@ -28,6 +30,7 @@ import numbers
 import os
 import resource
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +44,20 @@ PR_SET_KEEPCAPS = 8
 PR_SET_NO_NEW_PRIVS = 38
 CAPABILITY_VERSION_3 = 0x20080522
 CAP_DAC_READ_SEARCH = 2
+
+# Landlock (Linux 5.13 and later), from <linux/landlock.h>: the same system call numbers on
+# every architecture. Each ABI version adds access rights; a ruleset handles the ones it knows.
+LANDLOCK_CREATE_RULESET = 444
+LANDLOCK_ADD_RULE = 445
+LANDLOCK_RESTRICT_SELF = 446
+LANDLOCK_CREATE_RULESET_VERSION = 1
+LANDLOCK_RULE_PATH_BENEATH = 1
+FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+FS_TRUNCATE, FS_IOCTL_DEV = 1 << 14, 1 << 15
+FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
+FS_RIGHTS_SINCE = ((5, (1 << 16) - 1), (3, (1 << 15) - 1), (2, (1 << 14) - 1), (1, (1 << 13) - 1))
+NET_TCP = 0b11  # bind and connect (ABI 4)
+SCOPES = 0b11  # abstract Unix sockets and signals outside the sandbox (ABI 6)
 
 PROCESS_EVENTS = frozenset(
     {"os.exec", "os.fork", "os.forkpty", "os.posix_spawn", "os.system", "pty.spawn"}
@@ -62,7 +79,16 @@ WRITE_EVENTS: Mapping[str, tuple[int, ...]] = {
     "os.symlink": (1,),
     "os.truncate": (0,),
     "os.utime": (0,),
+    "shutil.rmtree": (0,),
 }
+# Audit events that read the file system, with the positions of the paths they read.
+READ_EVENTS: Mapping[str, tuple[int, ...]] = {
+    "os.link": (0,),
+    "os.listdir": (0,),
+    "os.scandir": (0,),
+}
+SIGNAL_EVENTS = frozenset({"os.kill", "os.killpg"})
+THREAD_EVENTS = frozenset({"_thread.start_new_thread"})
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
 LABEL_WIDTH = len("reference: ")
@@ -80,13 +106,21 @@ def main(argv: Sequence[str]) -> int:
 
     request = json.loads(sys.stdin.buffer.read())
     rules = request["confine"]
+    folder = os.path.realpath(os.getcwd())
+    readable = readable_roots()
     try:
-        confine(rules)
+        confine(rules, folder, readable)
     except (OSError, ValueError) as error:  # ValueError: a limit above what this user may set
         send({"finish": {"error": f"could not confine the answer: {error}"}})
         return 1
-    guard = Guard(os.getcwd(), memory_mib=rules["memory_mib"], file_mib=rules["file_mib"])
+    guard = Guard(
+        folder,
+        readable=(*readable, os.path.realpath(__file__), os.devnull),
+        memory_mib=rules["memory_mib"],
+        file_mib=rules["file_mib"],
+    )
     sys.addaudithook(guard)
+    refuse_threads(guard)
     run_job(request["job"], guard, send)
     send({"finish": {"numpy": np.__version__}})
     return 0
@@ -107,12 +141,13 @@ class _CapData(ctypes.Structure):
     )
 
 
-def confine(rules: Mapping[str, int]) -> None:
+def confine(rules: Mapping[str, int], folder: str, readable: Sequence[str]) -> None:
     """Limit this process before any author code runs.
 
     Several layers, so that a refusal does not rest on one mechanism: resource limits, a network
-    namespace of its own, an unprivileged user when started as root, no new privileges on exec;
-    the audit hook (`Guard`) adds refusals a person can read on top.
+    namespace of its own, an unprivileged user when started as root, no new privileges on exec,
+    and Landlock where the kernel has it (files outside `folder` and `readable`, TCP, signals to
+    other processes); the audit hook (`Guard`) adds refusals a person can read on top.
     """
     mib = 1 << 20
     for limit, value in (
@@ -132,24 +167,105 @@ def confine(rules: Mapping[str, int]) -> None:
     # audit hook alone refuses network use.
     libc.unshare(CLONE_NEWNET)
     if os.geteuid() == 0:
-        _become(rules["uid"], libc)
+        _become(rules["uid"], readable, libc)
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+    _landlock(folder, readable, libc)
 
 
-def _become(uid: int, libc: ctypes.CDLL) -> None:
-    """Switch from root to `uid`, keeping only the right to read files and search folders.
+def readable_roots() -> tuple[str, ...]:
+    """What an answer may read besides its folder: the Python installation and its packages.
 
-    The interpreter may be installed where that user cannot look (pyenv under a 0700 /root), and
-    an answer imports modules after this point. Writing, signalling other users' processes and
-    starting processes remain refused.
+    That is `sys.path` (the standard library and site-packages), less any entry that holds this
+    builder: an editable install may put the project folder itself on the path.
+    """
+    project = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    roots = []
+    for entry in sys.path:
+        real = os.path.realpath(entry or ".")
+        if os.path.exists(real) and not _within(project, real):
+            roots.append(real)
+    return tuple(dict.fromkeys(roots))
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _become(uid: int, readable: Sequence[str], libc: ctypes.CDLL) -> None:
+    """Switch from root to `uid`, keeping at most the right to read files and search folders.
+
+    That right is kept only when the interpreter is installed where `uid` cannot look (pyenv
+    under a 0700 /root), since an answer imports modules after this point; Landlock then limits
+    it to `readable`. Writing, signalling other users' processes and starting processes remain
+    refused.
     """
     _check(libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0))
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
+    header = _CapHeader(CAPABILITY_VERSION_3, 0)
     data = (_CapData * 2)()
     data[0].effective = data[0].permitted = 1 << CAP_DAC_READ_SEARCH
-    _check(libc.capset(ctypes.byref(_CapHeader(CAPABILITY_VERSION_3, 0)), data))
+    _check(libc.capset(ctypes.byref(header), data))
+    # access() answers for the real user without capabilities: whether `uid` alone may read.
+    if all(os.access(path, os.R_OK) for path in readable):
+        _check(libc.capset(ctypes.byref(header), (_CapData * 2)()))
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = (
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    )
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = (("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32))
+
+
+def _landlock(folder: str, readable: Sequence[str], libc: ctypes.CDLL) -> None:
+    """Have the kernel refuse file access outside `folder` (which allows everything) and
+    `readable` (reading only), TCP, and signals to any process outside this one.
+
+    Unlike the audit hook, this holds against code that calls libc directly. Where the kernel
+    has no Landlock it does nothing, and the audit hook refuses alone.
+    """
+    abi = int(libc.syscall(LANDLOCK_CREATE_RULESET, None, 0, LANDLOCK_CREATE_RULESET_VERSION))
+    if abi < 1:
+        return
+    rights = next(mask for since, mask in FS_RIGHTS_SINCE if abi >= since)
+    attr = _RulesetAttr(rights, NET_TCP if abi >= 4 else 0, SCOPES if abi >= 6 else 0)
+    size = ctypes.sizeof(attr) if abi >= 6 else 16 if abi >= 4 else 8  # what this ABI reads
+    ruleset = int(libc.syscall(LANDLOCK_CREATE_RULESET, ctypes.byref(attr), size, 0))
+    _check(min(ruleset, 0))
+    try:
+        here = os.path.realpath(__file__)
+        device = FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE | FS_IOCTL_DEV
+        rules = [(folder, rights), (here, FS_READ_FILE), (os.devnull, device)]
+        rules += [(path, FS_READ_FILE | FS_READ_DIR) for path in readable]
+        for path, allowed in rules:
+            handle = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            try:
+                allowed &= rights
+                if not os.path.isdir(path):
+                    allowed &= FILE_RIGHTS  # a rule on a file grants only rights on files
+                rule = _PathBeneath(allowed, handle)
+                _check(
+                    libc.syscall(
+                        LANDLOCK_ADD_RULE,
+                        ruleset,
+                        LANDLOCK_RULE_PATH_BENEATH,
+                        ctypes.byref(rule),
+                        0,
+                    )
+                )
+            finally:
+                os.close(handle)
+        _check(libc.syscall(LANDLOCK_RESTRICT_SELF, ruleset, 0))
+    finally:
+        os.close(ruleset)
 
 
 def _check(status: int) -> None:
@@ -173,8 +289,12 @@ class Guard:
     refusal still fails the step.
     """
 
-    def __init__(self, folder: str, *, memory_mib: int, file_mib: int) -> None:
+    def __init__(
+        self, folder: str, *, readable: Sequence[str], memory_mib: int, file_mib: int
+    ) -> None:
         self.folder = os.path.realpath(folder)
+        self.readable = tuple(readable)  # besides the folder: files, and folders with all below
+        self.pid = os.getpid()
         self.memory_mib = memory_mib
         self.file_mib = file_mib
         self.broke: str | None = None
@@ -203,21 +323,55 @@ class Guard:
     def _rule(self, event: str, args: tuple[Any, ...]) -> str | None:
         if event in PROCESS_EVENTS:
             return "tried to start a process"
+        if event in THREAD_EVENTS:
+            return "tried to start a thread"
         if event in NETWORK_EVENTS:
             return "tried to open a network connection"
+        if event in SIGNAL_EVENTS and args[0] != self.pid:
+            return "tried to signal another process"
+        if event == "os.chdir" and not (_is_path(args[0]) and self._inside(args[0])):
+            return "tried to change to a folder outside its own"
         if event == "open":
-            paths: tuple[Any, ...] = (args[0],) if args[2] & WRITE_FLAGS else ()
+            writing = args[2] & WRITE_FLAGS
+            reads: tuple[Any, ...] = () if writing else (args[0],)
+            writes: tuple[Any, ...] = (args[0],) if writing else ()
         else:
-            paths = tuple(args[i] for i in WRITE_EVENTS.get(event, ()))
-        if not all(self._inside(path) for path in paths):
+            reads = tuple(args[i] for i in READ_EVENTS.get(event, ()))
+            writes = tuple(args[i] for i in WRITE_EVENTS.get(event, ()))
+        if not all(self._inside(path) for path in writes):
             return "tried to write outside its folder"
+        if not all(self._inside(path) or self._readable(path) for path in reads):
+            return "tried to read outside its folder"
         return None
 
     def _inside(self, path: Any) -> bool:
-        if not isinstance(path, str | bytes | os.PathLike):
+        if not _is_path(path):
             return True  # a file descriptor: checked when it was opened
         real = os.path.realpath(os.fsdecode(path))
-        return real in (self.folder, os.devnull) or real.startswith(self.folder + os.sep)
+        return real == os.devnull or _within(real, self.folder)
+
+    def _readable(self, path: Any) -> bool:
+        real = os.path.realpath(os.fsdecode(path))
+        return any(_within(real, root) for root in self.readable)
+
+
+def _is_path(value: Any) -> bool:
+    return isinstance(value, str | bytes | os.PathLike)
+
+
+def refuse_threads(guard: Guard) -> None:
+    """Make starting a thread a refusal that the report names.
+
+    Python 3.11 raises no audit event for it, and the kernel refuses the thread anyway (the
+    process limit is zero), but with an error that does not say why.
+    """
+
+    def refused(*args: Any, **kwargs: Any) -> int:
+        guard("_thread.start_new_thread", args)
+        raise AssertionError("unreachable: the guard refuses every thread")
+
+    _thread.start_new_thread = refused
+    threading._start_new_thread = refused  # type: ignore[attr-defined]
 
 
 # --- running the job -------------------------------------------------------------------------

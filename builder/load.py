@@ -6,8 +6,15 @@ loaded dictionaries (which forget where they came from).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import functools
+import hashlib
+import os
+import pickle
 import re
+import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,6 +38,7 @@ NOTE_KEYS = (
     "code",
     "tests",
     "long",
+    "retired",
 )
 TESTS_KEYS = ("call", "cases", "properties", "setup", "rtol", "atol", "timeout")
 CASE_KEYS = ("name", "args", "kwargs", "expr", "expect", "raises", "rtol", "atol")
@@ -41,11 +49,21 @@ ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 TAG_RE = re.compile(r"[A-Za-z0-9_.-]+(?:::[A-Za-z0-9_.-]+)*")
 REF_RE = re.compile(r"[a-z0-9]+-q\d+")
 FIGURE_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-CLOZE_RE = re.compile(r"\{\{c\d+::")
+CLOZE_RE = re.compile(r"\{\{c(\d+)::")
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A fence opener: three or more backticks or tildes, then an optional info string.
 FENCE_RE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^\s`]*)", re.MULTILINE)
 UNVERIFIABLE_FENCES = ("", "python", "py", "python3", "numpy", "ipython", "pycon")
+
+# What a retired note becomes: a notice, under its old id, kind, subdeck and tags, so that the
+# users who have it are told to delete it (Anki never deletes a note on import).
+RETIRED_TAG = "deck::retired"
+RETIRED_FRONT = "**Retired:** this note is no longer part of the deck. Please delete it."
+RETIRED_CLOZE = "**Retired:** this note is no longer part of the deck: {deletions}."
+RETIRED_HOW = (
+    f"To delete every retired note at once, search for `tag:{RETIRED_TAG}` in Anki's browser, "
+    "select all, and delete the notes."
+)
 
 
 @dataclass(frozen=True)
@@ -56,11 +74,14 @@ class Loaded:
     problems: tuple[Problem, ...]
 
 
-def load(root: Path, source_dir: str = "source") -> Loaded:
+def load(root: Path, source_dir: str = "source", *, cache_dir: Path | None = None) -> Loaded:
     """Reads every `*.yaml` file under `root/source_dir` (sorted by path).
 
     A note with a problem is left out of `notes`; its problems are in `problems`, each naming
     the file and line (relative to `root`) and, where known, the note id.
+
+    With `cache_dir`, a file whose bytes were read before (by this same loader) is not parsed
+    again: its notes and problems come back from `cache_dir/load/`, as reading it would give.
     """
     folder = root / source_dir
     problems: list[Problem] = []
@@ -70,9 +91,9 @@ def load(root: Path, source_dir: str = "source") -> Loaded:
         return Loaded((), (Problem(here, f"no folder '{source_dir}' with note files"),))
     files = sorted(p for p in folder.rglob("*.yaml") if p.is_file())
     for path in files:
-        reader = _Reader(path.relative_to(root))
-        notes.extend(reader.read_file(path))
-        problems.extend(reader.problems)
+        found, found_problems = _read(path, path.relative_to(root), cache_dir)
+        notes.extend(found)
+        problems.extend(found_problems)
     problems.extend(_duplicate_ids(notes))
     ordered = tuple(replace(note, position=i) for i, note in enumerate(notes))
     return Loaded(ordered, tuple(problems))
@@ -118,8 +139,16 @@ class _Reader:
                 Problem(Location(self.path, 1), f"not UTF-8 text ({error.reason})")
             )
             return []
+        except OSError as error:
+            self.problems.append(Problem(Location(self.path, 1), f"cannot read: {error.strerror}"))
+            return []
+        deep = _too_deep(text)
+        if deep is not None:
+            message = f"values nest more than {MAX_DEPTH} levels deep, far more than any note needs"
+            self.problems.append(Problem(Location(self.path, deep), message))
+            return []
         try:
-            document = yaml.compose(text, Loader=yaml.SafeLoader)
+            document = _compose(text)
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             line = mark.line + 1 if mark else 1
@@ -131,6 +160,15 @@ class _Reader:
             return []
         if document is None:
             self.problem(None, "empty file: expected keys 'deck' and 'notes'")
+            return []
+        oversized = _oversized(document)
+        if oversized is not None:
+            self.problem(
+                oversized,
+                f"values add up to more than {MAX_VALUES:,} here, counting each value again "
+                "wherever an alias (*name) repeats it, or an alias contains itself: write the "
+                'values out, or build large ones with {py: "..."}',
+            )
             return []
         fields = self.mapping(document, FILE_KEYS, "file")
         if fields is None:
@@ -156,12 +194,9 @@ class _Reader:
         fields = self.mapping(node, NOTE_KEYS, "note")
         if fields is None:
             return None
-        note_id = self.text(fields, "id", node, required=True)
-        if note_id is not None and not ID_RE.fullmatch(note_id):
-            self.problem(
-                fields["id"],
-                f"id '{note_id}' is not kebab-case (lowercase letters, digits and single hyphens)",
-            )
+        if "retired" in fields:
+            return self.read_retired(node, fields, deck, default_tags)
+        note_id = self.read_id(fields, node)
         front = self.text(fields, "front", node)
         cloze = self.text(fields, "cloze", node)
         back = self.text(fields, "back", node)
@@ -184,12 +219,7 @@ class _Reader:
             self.problem(fields["tests"], "'tests' without 'code': there is nothing to verify")
         if "code" in fields and cloze is not None:
             self.problem(fields["code"], "'code' belongs on a front/back note, not a cloze note")
-        tags = [*default_tags, *self.tags(fields.get("tags"))]
-        level = self.choice(fields, "level", LEVELS)
-        if level:
-            tags.append(f"level::{level}")
-        if code is not None and not any(t.startswith("kind::") for t in tags):
-            tags.append("kind::code")
+        tags = self.note_tags(fields, default_tags, has_code=code is not None)
         figure = self.text(fields, "figure", node)
         if figure is not None and not FIGURE_RE.fullmatch(figure):
             self.problem(fields["figure"], f"figure name '{figure}' is not kebab-case")
@@ -212,6 +242,59 @@ class _Reader:
             tags=tuple(dict.fromkeys(tags)),
             long=long_reason,
         )
+
+    def read_retired(
+        self, node: yaml.Node, fields: dict[str, yaml.Node], deck: str, default_tags: list[str]
+    ) -> Note | None:
+        """A retired note, as the notice that replaces it: only its id, kind and tags count."""
+        before = len(self.problems)
+        note_id = self.read_id(fields, node)
+        reason = self.text(fields, "retired", node)
+        if reason is not None:
+            self.check_fences(fields["retired"], reason, "retired")
+        if "front" not in fields and "cloze" not in fields:
+            self.problem(
+                node,
+                "a retired note keeps its 'front' (or its 'cloze'), whatever the text: Anki only "
+                "updates a note of the same kind",
+            )
+        if "front" in fields and "cloze" in fields:
+            self.problem(fields["cloze"], "a note has either 'front' or 'cloze', not both")
+        tags = self.note_tags(fields, default_tags, has_code="code" in fields)
+        if len(self.problems) > before or note_id is None or reason is None:
+            return None
+        cloze = "" if "cloze" not in fields else _retired_cloze(self.scalar(fields["cloze"]))
+        return Note(
+            id=note_id,
+            location=self.at(node),
+            deck=deck,
+            kind="cloze" if cloze else "basic",
+            front="" if cloze else RETIRED_FRONT,
+            cloze=cloze,
+            back=f"Why: {reason}\n\n{RETIRED_HOW}",
+            tags=tuple(dict.fromkeys([*tags, RETIRED_TAG])),
+        )
+
+    def read_id(self, fields: dict[str, yaml.Node], node: yaml.Node) -> str | None:
+        note_id = self.text(fields, "id", node, required=True)
+        if note_id is not None and not ID_RE.fullmatch(note_id):
+            self.problem(
+                fields["id"],
+                f"id '{note_id}' is not kebab-case (lowercase letters, digits and single hyphens)",
+            )
+        return note_id
+
+    def note_tags(
+        self, fields: dict[str, yaml.Node], default_tags: list[str], *, has_code: bool
+    ) -> list[str]:
+        """The file's tags, the note's own, its level, and `kind::code` for code notes."""
+        tags = [*default_tags, *self.tags(fields.get("tags"))]
+        level = self.choice(fields, "level", LEVELS)
+        if level:
+            tags.append(f"level::{level}")
+        if has_code and not any(t.startswith("kind::") for t in tags):
+            tags.append("kind::code")
+        return tags
 
     def check_fences(self, node: yaml.Node, text: str, key: str) -> None:
         opening = True  # fences alternate: opener, closer, opener, ...
@@ -446,6 +529,70 @@ class _Reader:
             return None
 
 
+def _retired_cloze(old: str) -> str:
+    # Every deletion number the note had, or its cards beyond the first would turn up empty.
+    numbers = sorted({int(n) for n in CLOZE_RE.findall(old) if int(n) > 0}) or [1]
+    deletions = " ".join(f"{{{{c{n}::delete it}}}}" for n in numbers)
+    return RETIRED_CLOZE.format(deletions=deletions)
+
+
+# libyaml's parser (when PyYAML was built with it) reads a file about ten times faster than
+# PyYAML's pure-Python one, which was most of a rebuild's time. Both give the same nodes and
+# line numbers for a file both accept; PyYAML's own parser still reads the files libyaml
+# rejects, so that syntax errors are reported in the same words as ever.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _compose(text: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+# Far beyond any real note, and far below what makes a parser recurse until the stack is gone
+# (libyaml's composer then crashes the process) or an alias expand without end.
+MAX_DEPTH = 64
+MAX_VALUES = 100_000
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where collections nest more than MAX_DEPTH deep, before any node is built.
+
+    Reads events, which parsers produce without recursing, and stops at that line. None when the
+    nesting stays within MAX_DEPTH, or the text is not YAML (composing it says where and why).
+    """
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_FAST_LOADER):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return event.start_mark.line + 1 if event.start_mark else 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def _oversized(document: yaml.Node) -> yaml.Node | None:
+    """The node where the document, its aliases expanded, passes MAX_VALUES values or
+    MAX_DEPTH levels (an alias inside itself does both); None if it stays within them."""
+    stack = [(document, 1)]
+    count = 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES or depth > MAX_DEPTH:
+            return node
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((item, depth + 1) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend((part, depth + 1) for pair in node.value for part in pair)
+    return None
+
+
 def _id_of(node: yaml.Node) -> str | None:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
@@ -461,3 +608,74 @@ def _special_mappings(node: yaml.Node) -> Iterator[yaml.MappingNode]:
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
             yield from _special_mappings(item)
+
+
+# --- the cache -------------------------------------------------------------------------------
+# Parsing and checking the YAML is most of what a rebuild with few changes has left to do, so
+# each file's notes and problems are remembered under a hash of its bytes, its path and the
+# loader itself. Like verdicts and figures, entries are kept (an interrupted build loses none).
+# They are pickles the loader wrote into the project's own .cache/: no more to be trusted than
+# the figure scripts of the same project, which the build runs anyway.
+
+
+def _read(path: Path, shown: Path, cache_dir: Path | None) -> tuple[list[Note], list[Problem]]:
+    """One file's notes and problems: remembered if its bytes were read before, else read."""
+    if cache_dir is None:
+        reader = _Reader(shown)
+        return reader.read_file(path), reader.problems
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return _read(path, shown, None)  # the reader says why
+    entry = _entry(cache_dir, shown, data)
+    remembered = _recall(entry)
+    if remembered is not None:
+        return remembered
+    reader = _Reader(shown)
+    notes = reader.read_file(path)
+    with contextlib.suppress(OSError):
+        # Only if the file did not change while it was read: else the entry would lie.
+        if path.read_bytes() == data:
+            _remember(entry, (notes, reader.problems))
+    return notes, reader.problems
+
+
+@functools.cache
+def _loader_identity() -> bytes:
+    """Everything besides a file that its notes depend on: this module, the note types, the
+    YAML parser and Python."""
+    digest = hashlib.sha256()
+    for module in ("load.py", "notes.py", "problems.py"):
+        digest.update(Path(__file__).with_name(module).read_bytes())
+    digest.update(f"{yaml.__version__} {_FAST_LOADER.__name__} {sys.version}".encode())
+    return digest.digest()
+
+
+def _entry(cache_dir: Path, shown: Path, data: bytes) -> Path:
+    digest = hashlib.sha256(_loader_identity())
+    digest.update(shown.as_posix().encode() + b"\0" + data)
+    return cache_dir / "load" / f"{digest.hexdigest()[:32]}.pickle"
+
+
+def _recall(entry: Path) -> tuple[list[Note], list[Problem]] | None:
+    try:
+        with entry.open("rb") as file:
+            found = pickle.load(file)
+    # A damaged entry can fail to unpickle in many ways; any of them means: read the file.
+    except Exception:
+        return None
+    if not (
+        isinstance(found, tuple) and len(found) == 2 and all(isinstance(x, list) for x in found)
+    ):
+        return None
+    return found[0], found[1]
+
+
+def _remember(entry: Path, found: tuple[list[Note], list[Problem]]) -> None:
+    # The cache only saves time: if it cannot be written, the file is parsed again next time.
+    with contextlib.suppress(OSError):
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=entry.parent, suffix=".tmp", delete=False) as file:
+            pickle.dump(found, file, protocol=pickle.HIGHEST_PROTOCOL)
+        # Atomic, so an interrupted or concurrent build never leaves a torn entry behind.
+        os.replace(file.name, entry)

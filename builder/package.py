@@ -10,6 +10,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import sqlite3
 import tempfile
 import zipfile
@@ -24,6 +25,7 @@ from pygments.formatters import HtmlFormatter
 
 from builder.figures import Media
 from builder.render import CODE_CLASS, RenderedNote
+from builder.stamps import Schema
 
 # Never change these: Anki recognises the note types by id. A changed field list or template
 # list makes Anki keep a second copy of the note type and refuse to update users' notes, which
@@ -66,6 +68,7 @@ class Packaged:
     media: int
 
 
+@cache  # asked for twice per note and deck file (the note, then its stamp), and it is a hash
 def guid(note_id: str) -> str:
     """A note's GUID: from its id only, so edits update the note users already have."""
     return str(genanki.guid_for(GUID_NAMESPACE, note_id))
@@ -81,8 +84,11 @@ def deck_id(name: str) -> int:
 def card_css() -> str:
     """The note types' CSS: the card style, then a day and a night code palette."""
     base = resources.files("builder").joinpath("card.css").read_text(encoding="utf-8")
-    light = HtmlFormatter(style=LIGHT_CODE_STYLE).get_style_defs(f".{CODE_CLASS}")
-    dark = HtmlFormatter(style=DARK_CODE_STYLE).get_style_defs(
+    # types-Pygments leaves get_style_defs untyped; it returns the rules as one string.
+    light: str = HtmlFormatter(style=LIGHT_CODE_STYLE).get_style_defs(  # type: ignore[no-untyped-call]
+        f".{CODE_CLASS}"
+    )
+    dark: str = HtmlFormatter(style=DARK_CODE_STYLE).get_style_defs(  # type: ignore[no-untyped-call]
         [f".nightMode .{CODE_CLASS}", f".night_mode .{CODE_CLASS}"]
     )
     return f"{base}\n/* Pygments: {LIGHT_CODE_STYLE} */\n{light}\n" + (
@@ -121,6 +127,117 @@ def note_type_texts() -> dict[str, str]:
     }
 
 
+def note_type_schemas() -> dict[str, Schema]:
+    """What Anki matches each note type on, read off the note types this module writes."""
+    return {
+        name: Schema(
+            id=note_type.model_id,
+            kind="cloze" if note_type.model_type == genanki.Model.CLOZE else "basic",
+            fields=tuple(field["name"] for field in note_type.fields),
+            templates=tuple(template["name"] for template in note_type.templates),
+            sort_field=note_type.sort_field_index,
+        )
+        for name, note_type in (("basic", _basic_note_type()), ("cloze", _cloze_note_type()))
+    }
+
+
+@dataclass(frozen=True)
+class Card:
+    """One card of a note as Anki shows it: the HTML of its question and answer sides.
+
+    `ordinal` is Anki's card number, from 1: the `cardN` class on the page, and for a cloze
+    note the number of the deletion the card asks for.
+    """
+
+    note_id: str
+    ordinal: int
+    question: str
+    answer: str
+
+
+def cards(note: RenderedNote) -> tuple[Card, ...]:
+    """The cards Anki makes of `note`, each side filled in from the note type's templates.
+
+    Fields, `{{#Field}}...{{/Field}}` sections, `{{FrontSide}}` and `{{cloze:Text}}` are filled
+    in as Anki does, to the same HTML, so what a preview shows is what a reviewer will see
+    (the note type's CSS is `card_css()`). A cloze note gives one card per deletion number.
+    """
+    fields = _fields(note)
+    if note.kind == "basic":
+        front, back, ordinals = BASIC_FRONT, BASIC_BACK, [1]
+    else:
+        front, back = CLOZE_FRONT, CLOZE_BACK
+        ordinals = sorted({int(n) for n, _, _ in _CLOZE.findall(note.front)})
+    made = []
+    for ordinal in ordinals:
+        question = _fill(front, fields, ordinal, front_side="", answer=False)
+        answer = _fill(back, fields, ordinal, front_side=question, answer=True)
+        made.append(Card(note.id, ordinal, question, answer))
+    return tuple(made)
+
+
+def _fields(note: RenderedNote) -> dict[str, str]:
+    """The note's fields by name, in the note type's order."""
+    if note.kind == "basic":
+        values = [note.id, note.front, note.back, note.code, note.figure, note.verified]
+        return dict(zip(BASIC_FIELDS, values, strict=True))
+    return dict(zip(CLOZE_FIELDS, [note.id, note.front, note.back, note.figure], strict=True))
+
+
+_SECTION = re.compile(r"\{\{([#^])([^{}]+?)\}\}(.*?)\{\{/\2\}\}", re.DOTALL)
+_REPLACEMENT = re.compile(r"\{\{([^{}#^/]+?)\}\}")
+_CLOZE = re.compile(r"\{\{c(\d+)::(.*?)(?:::(.*?))?\}\}", re.DOTALL)
+# Anki counts a field holding only whitespace and empty line breaks as empty.
+_EMPTY_FIELD = re.compile(r"(?:\s|&nbsp;|<br\s*/?>|</?div>)*")
+
+
+def _fill(
+    template: str, fields: Mapping[str, str], ordinal: int, *, front_side: str, answer: bool
+) -> str:
+    def section(match: re.Match[str]) -> str:
+        shown = not _EMPTY_FIELD.fullmatch(fields[match.group(2).strip()])
+        return match.group(3) if shown == (match.group(1) == "#") else ""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1).strip()
+        if name == "FrontSide":
+            return front_side
+        if name.startswith("cloze:"):
+            return _cloze(fields[name.removeprefix("cloze:")], ordinal, answer=answer)
+        return fields[name]
+
+    previous = None
+    while previous != template:  # sections may nest
+        previous, template = template, _SECTION.sub(section, template)
+    return _REPLACEMENT.sub(replace, template)
+
+
+def _cloze(text: str, ordinal: int, *, answer: bool) -> str:
+    """A cloze field for card `ordinal`, in the markup Anki gives each deletion."""
+
+    def deletion(match: re.Match[str]) -> str:
+        number, content, hint = int(match.group(1)), match.group(2), match.group(3)
+        if number != ordinal:
+            return f'<span class="cloze-inactive" data-ordinal="{number}">{content}</span>'
+        if answer:
+            return f'<span class="cloze" data-ordinal="{number}">{content}</span>'
+        asked = _attribute(content)
+        return (
+            f'<span class="cloze" data-cloze="{asked}" data-ordinal="{number}">'
+            f"[{hint or '...'}]</span>"
+        )
+
+    return _CLOZE.sub(deletion, text)
+
+
+def _attribute(text: str) -> str:
+    """Text escaped for an HTML attribute as Anki escapes a deletion's answer."""
+    named = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
+    return "".join(
+        c if c.isascii() and c.isalnum() else named.get(c, f"&#x{ord(c):02X};") for c in text
+    )
+
+
 def package(
     name: str,
     notes: Sequence[RenderedNote],
@@ -142,14 +259,9 @@ def package(
         full_name = f"{name}::{note.deck}"
         if full_name not in decks:
             decks[full_name] = genanki.Deck(deck_id(full_name), full_name, description)
-        fields = (
-            [note.id, note.front, note.back, note.code, note.figure, note.verified]
-            if note.kind == "basic"
-            else [note.id, note.front, note.back, note.figure]
-        )
         anki_note = genanki.Note(
             model=basic if note.kind == "basic" else cloze,
-            fields=fields,
+            fields=list(_fields(note).values()),
             tags=list(note.tags),
             guid=guid(note.id),
             due=note.position,  # new cards are shown in `due` order: keep the source order
@@ -179,14 +291,12 @@ def _write(
         try:
             cursor = connection.cursor()
             genanki.Package(decks).write_to_db(cursor, timestamp, _ids(timestamp))
-            cursor.executemany(
-                "UPDATE notes SET mod = ? WHERE guid = ?",
-                [(note_mods.get(n.id, timestamp), guid(n.id)) for n in notes],
-            )
-            cursor.executemany(
-                "UPDATE cards SET mod = ? WHERE nid = (SELECT id FROM notes WHERE guid = ?)",
-                [(note_mods.get(n.id, timestamp), guid(n.id)) for n in notes],
-            )
+            # By note id, looked up once: the notes table has no index on guid, so updating
+            # `WHERE guid = ?` scanned every note for every note (20,000 notes took minutes).
+            ids = dict(cursor.execute("SELECT guid, id FROM notes").fetchall())
+            mods = [(note_mods.get(n.id, timestamp), ids[guid(n.id)]) for n in notes]
+            cursor.executemany("UPDATE notes SET mod = ? WHERE id = ?", mods)
+            cursor.executemany("UPDATE cards SET mod = ? WHERE nid = ?", mods)
             connection.commit()
         finally:
             connection.close()
@@ -197,7 +307,8 @@ def _write(
                 index = {str(i): m.name for i, m in enumerate(media)}
                 _add(archive, "media", json.dumps(index).encode())
                 for i, item in enumerate(media):
-                    _add(archive, str(i), item.path.read_bytes())
+                    packed = item.name.lower().endswith(_PACKED_MEDIA)
+                    _add(archive, str(i), item.path.read_bytes(), deflate=not packed)
             os.chmod(temporary, 0o644)  # mkstemp makes it private; a deck is for sharing
             os.replace(temporary, output)
         except BaseException:
@@ -210,9 +321,14 @@ def _ids(timestamp: int) -> Iterator[int]:
     return itertools.count(timestamp * 1000)
 
 
-def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+# Images are compressed already: deflating them again cost a rebuild more time than the few
+# percent of size it saved, so they are stored as they are.
+_PACKED_MEDIA = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+
+
+def _add(archive: zipfile.ZipFile, name: str, data: bytes, *, deflate: bool = True) -> None:
     # A fixed date and mode: zip entries otherwise carry the time of the build.
     info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-    info.compress_type = zipfile.ZIP_DEFLATED
+    info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
     info.external_attr = 0o644 << 16
     archive.writestr(info, data)

@@ -84,7 +84,7 @@ def load_recipes(root: Path, decks_dir: str = "decks") -> Recipes:
     """Reads every `decks/*.yaml` recipe (sorted by file name), validating every key."""
     recipes: list[Recipe] = []
     problems: list[Problem] = []
-    for path in sorted((root / decks_dir).glob("*.yaml")):
+    for path in sorted(p for p in (root / decks_dir).glob("*.yaml") if p.is_file()):
         recipe, found = _read_recipe(path, path.relative_to(root))
         problems.extend(found)
         if recipe:
@@ -201,16 +201,21 @@ def _read_recipe(path: Path, shown: Path) -> tuple[Recipe | None, list[Problem]]
 
     try:
         document = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
+    # RecursionError: PyYAML's composer recurses once per level of nesting.
+    except (yaml.YAMLError, UnicodeDecodeError, OSError, RecursionError) as error:
         mark = getattr(error, "problem_mark", None)
         location = Location(shown, mark.line + 1 if mark else 1)
-        return None, [Problem(location, f"cannot read recipe: {getattr(error, 'problem', error)}")]
+        what = getattr(error, "problem", None) or error
+        if isinstance(error, RecursionError):
+            what = "values nest too deeply"
+        return None, [Problem(location, f"cannot read recipe: {what}")]
     if not isinstance(document, yaml.MappingNode):
         return None, [problem(document, "a recipe must be a mapping with at least 'name'")]
     problems: list[Problem] = []
     fields: dict[str, yaml.Node] = {}
     for key_node, value_node in document.value:
-        key = str(key_node.value)
+        # Not str() of any node: a mapping used as a key may repeat itself through aliases.
+        key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "<not a name>"
         if key not in RECIPE_KEYS:
             close = difflib.get_close_matches(key, RECIPE_KEYS, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""

@@ -2,9 +2,9 @@
 
 The child is a fresh `python -I -B builder/harness.py` started in its own session, in a fresh
 temporary folder, with a scrubbed environment. The harness confines itself (resource limits, a
-network namespace, an unprivileged user, an audit hook) before any answer code runs; this side
-enforces what only a parent can: the wall-clock timeout, the output cap, and killing the whole
-process group.
+network namespace, an unprivileged user, Landlock, an audit hook) before any answer code runs;
+this side enforces what only a parent can: the wall-clock timeout, the output cap, and killing
+the whole process group with SIGKILL, which no handler an answer installs can catch.
 """
 
 from __future__ import annotations

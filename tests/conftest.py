@@ -1,7 +1,9 @@
-"""Shared fixtures: tiny projects built in code, and the command line run in-process."""
+"""Shared fixtures: tiny projects built in code, the real deck built once, and the command line
+run in-process."""
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,6 +43,24 @@ def make_project(tmp_path: Path) -> MakeProject:
         return write_project(tmp_path / "project", {**defaults, **files})
 
     return make
+
+
+@pytest.fixture(scope="session")
+def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of this repository's deck project, shared (with its caches) by the whole run."""
+    root = tmp_path_factory.mktemp("repo")
+    for folder in ("source", "figures", "decks"):
+        shutil.copytree(REPO / folder, root / folder)
+    if (REPO / "notes.lock").exists():
+        shutil.copy(REPO / "notes.lock", root / "notes.lock")
+    return root
+
+
+@pytest.fixture(scope="session")
+def built_repo(repo_copy: Path) -> Path:
+    """The copy of this repository's deck project, built once for every test that reads it."""
+    assert main(["build", "--project", str(repo_copy)]) == 0
+    return repo_copy
 
 
 @pytest.fixture

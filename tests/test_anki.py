@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,20 +29,6 @@ def import_package(col: Collection, path: Path) -> None:
     col.import_anki_package(
         ImportAnkiPackageRequest(package_path=str(path), options=ImportAnkiPackageOptions())
     )
-
-
-@pytest.fixture(scope="session")
-def built_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of this repository's deck project, built once for every test that reads it."""
-    from builder.cli import main
-
-    root = tmp_path_factory.mktemp("repo")
-    for folder in ("source", "figures", "decks"):
-        shutil.copytree(REPO / folder, root / folder)
-    if (REPO / "notes.lock").exists():
-        shutil.copy(REPO / "notes.lock", root / "notes.lock")
-    assert main(["build", "--project", str(root)]) == 0
-    return root
 
 
 def recipe_ids() -> list[str]:
@@ -122,3 +107,44 @@ def test_an_edited_note_updates_in_place_and_keeps_its_reviews(
     assert collection.find_cards("Id:nms-threshold") == [card_id]
     assert collection.db.scalar("select count() from revlog where cid = ?", card_id) == 1
     assert collection.get_card(card_id).reps == 1
+
+
+def test_a_retired_note_reaches_users_as_a_notice_they_can_find_and_delete(
+    make_project: MakeProject,
+    deckbuild: Callable[..., Run],
+    collection: Collection,
+) -> None:
+    notes = """
+        deck: Detection
+        notes:
+          - id: nms-cloze
+            cloze: NMS drops boxes whose {{{{c1::IoU}}}} exceeds a {{{{c2::threshold}}}}.{retired}
+          - id: iou-touching
+            front: What is the IoU of two boxes that only touch?
+            back: Zero.{retired}
+          - id: nms-threshold
+            front: What does NMS remove?
+            back: Lower-scoring overlapping boxes.
+    """
+    root = make_project({"source/a.yaml": notes.format(retired="")})
+    assert deckbuild(root, "build").status == 0
+    import_package(collection, root / "dist" / "all.apkg")
+    cards_before = {c: collection.get_card(c).did for c in collection.find_cards("")}
+
+    retired = "\n            retired: merged into nms-threshold"
+    root = make_project({"source/a.yaml": notes.format(retired=retired)})
+    (root / "decks" / "all.yaml").write_text("name: Renamed Deck\n")  # cards stay where they are
+    assert deckbuild(root, "build").status == 0
+    import_package(collection, root / "dist" / "all.apkg")
+
+    # Updated in place: no note lost or duplicated, every card where it was, none of them empty.
+    assert collection.note_count() == 3
+    assert {c: collection.get_card(c).did for c in collection.find_cards("")} == cards_before
+    found = collection.find_notes("tag:deck::retired")
+    assert sorted(collection.get_note(n)["Id"] for n in found) == ["iou-touching", "nms-cloze"]
+    for card_id in collection.find_cards("tag:deck::retired"):
+        output = collection.get_card(card_id).render_output()
+        assert "no longer part of the deck" in output.question_text
+        assert "merged into nms-threshold" in output.answer_text
+    collection.remove_notes(found)  # what the notice asks the user to do
+    assert [collection.get_note(n)["Id"] for n in collection.find_notes("")] == ["nms-threshold"]

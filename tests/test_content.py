@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from builder.load import load
+from builder.load import RETIRED_TAG, load
 from builder.notes import Note
 from tests.conftest import REPO
 
@@ -80,7 +80,8 @@ def normalized(text: str) -> str:
 def test_no_two_notes_ask_the_same_question() -> None:
     seen: dict[str, list[str]] = defaultdict(list)
     for note in NOTES:
-        seen[normalized(note.front or note.cloze)].append(describe(note))
+        if RETIRED_TAG not in note.tags:  # retired notes all carry the same notice
+            seen[normalized(note.front or note.cloze)].append(describe(note))
     assert [places for places in seen.values() if len(places) > 1] == []
 
 

@@ -100,7 +100,7 @@ def test_an_unknown_key_is_an_error_with_a_suggestion(make_project: MakeProject)
     )
     assert problems_of(root) == [
         "source/a.yaml:5: x: unknown key 'bakc' in a note (did you mean 'back'?); known keys: "
-        "id, front, back, cloze, refs, tags, level, figure, code, tests, long",
+        "id, front, back, cloze, refs, tags, level, figure, code, tests, long, retired",
         "source/a.yaml:3: x: missing key 'back' (the answer)",
     ]
 
@@ -253,3 +253,65 @@ def test_notes_are_numbered_in_file_order(make_project: MakeProject) -> None:
         }
     )
     assert [(n.id, n.position) for n in load(root).notes] == [("first", 0), ("second", 1)]
+
+
+def test_a_retired_note_becomes_a_notice_with_its_old_id_kind_deck_and_tags(
+    make_project: MakeProject,
+) -> None:
+    root = make_project(
+        {
+            "source/a.yaml": """
+                deck: Coding
+                tags: [topic::algorithms]
+                notes:
+                  - id: code-add
+                    front: Write `add(a, b)`.
+                    retired: replaced by code-sum
+                    level: easy
+                    code: |
+                      def add(a, b): ...
+                    tests: {cases: "no longer checked: a retired note's code never ships"}
+                  - id: add-cloze
+                    cloze: "{{c1::Addition}} is {{c3::commutative}}."
+                    retired: too easy
+            """
+        }
+    )
+    loaded = load(root)
+    assert loaded.problems == ()
+    code, cloze = loaded.notes
+    assert (code.id, code.kind, code.deck, str(code.location)) == (
+        "code-add",
+        "basic",
+        "Coding",
+        "source/a.yaml:4",
+    )
+    assert code.tags == ("topic::algorithms", "level::easy", "kind::code", "deck::retired")
+    assert code.front.startswith("**Retired:** this note is no longer part of the deck.")
+    assert code.back.startswith("Why: replaced by code-sum\n\n")
+    assert (code.code, code.tests) == (None, None)
+    assert cloze.kind == "cloze"
+    assert cloze.cloze.endswith("{{c1::delete it}} {{c3::delete it}}.")
+
+
+def test_a_retired_note_keeps_its_front_or_cloze_and_gives_a_reason(
+    make_project: MakeProject,
+) -> None:
+    root = make_project(
+        {
+            "source/a.yaml": """
+                deck: A
+                notes:
+                  - id: gone
+                    retired: no longer asked
+                  - id: silent
+                    front: Q?
+                    retired: ""
+            """
+        }
+    )
+    assert problems_of(root) == [
+        "source/a.yaml:3: gone: a retired note keeps its 'front' (or its 'cloze'), whatever the "
+        "text: Anki only updates a note of the same kind",
+        "source/a.yaml:7: silent: 'retired' is empty",
+    ]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import genanki
 
 from builder import package as packaging
 from builder.figures import Media
-from builder.package import guid, package
+from builder.package import cards, guid, package
 from builder.render import RenderedNote
 
 
@@ -117,3 +118,52 @@ def test_notes_go_into_subdecks_of_the_recipe_deck(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "col") as db:
         (decks,) = db.execute("select decks from col").fetchone()
     assert '"Deck::Detection"' in decks
+
+
+def test_cards_are_filled_in_exactly_as_anki_fills_them(tmp_path: Path) -> None:
+    # The preview shows these sides as what a reviewer will see: they must be Anki's own HTML.
+    from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    cloze = replace(rendered("cloze"), kind="cloze", back="<p>Extra.</p>")
+    notes = [
+        rendered("plain", back="<p>A.</p>"),
+        rendered("no-back", back=""),
+        replace(
+            rendered("coded"),
+            code='<div class="highlight"><pre>x = 1</pre></div>',
+            verified="Verified: 3 cases",
+            figure='<img class="figure" src="f.png">',
+        ),
+        replace(
+            cloze,
+            front="<p>{{c1::IoU}} over a {{c3::threshold::a number}}; {{c1::again}}, "
+            "'quoted' {{c3::<code>x &lt; y</code>\nor é}}</p>",
+        ),
+        replace(cloze, id="bare-cloze", front="{{c2::only}} this", back=""),
+    ]
+    (tmp_path / "anki").mkdir()
+    collection = Collection(str(tmp_path / "anki" / "collection.anki2"))
+    try:
+        collection.import_anki_package(
+            ImportAnkiPackageRequest(
+                package_path=str(write(tmp_path, "deck.apkg", notes)),
+                options=ImportAnkiPackageOptions(),
+            )
+        )
+        shown = {}
+        for card_id in collection.find_cards(""):
+            card = collection.get_card(card_id)
+            sides = card.render_output()
+            shown[card.note()["Id"], card.ord + 1] = (sides.question_text, sides.answer_text)
+    finally:
+        collection.close()
+    ours = {(c.note_id, c.ordinal): (c.question, c.answer) for n in notes for c in cards(n)}
+    assert sorted(ours) == [
+        ("bare-cloze", 2),
+        ("cloze", 1),
+        ("cloze", 3),
+        ("coded", 1),
+        ("no-back", 1),
+        ("plain", 1),
+    ]
+    assert ours == shown

@@ -1,0 +1,1 @@
+"""Benchmarks: `python bench/build.py` measures how fast `deckbuild build` is."""

@@ -1,0 +1,123 @@
+// Checks one card page as a phone shows it, in the page itself. Called with "day" or "night";
+// returns every problem found as [kind, message]. Kinds: mode, sideways, image, figure,
+// contrast, size, math.
+async (mode) => {
+  const problems = [];
+  const problem = (kind, message) => problems.push([kind, message]);
+
+  // Night mode as the preview turns it on: `#night` puts Anki's classes on the body.
+  if (mode === "night" && location.hash !== "#night") {
+    const changed = new Promise((resolve) => addEventListener("hashchange", resolve, { once: true }));
+    location.hash = "night";
+    await changed;
+  }
+  const night = document.body.classList.contains("nightMode");
+  if (night !== (mode === "night") || night !== document.body.classList.contains("night_mode")) {
+    problem("mode", `asked for ${mode} mode, the body's classes are "${document.body.className}"`);
+  }
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+
+  const screen = window.innerWidth;
+  const root = document.documentElement;
+  if (root.scrollWidth > screen) {
+    problem("sideways", `the page is ${root.scrollWidth} px wide on a ${screen} px screen`);
+  }
+
+  const visible = (element) => {
+    const style = getComputedStyle(element);
+    return style.visibility === "visible" && element.getClientRects().length > 0;
+  };
+  for (const image of document.images) {
+    const name = image.getAttribute("src");
+    const box = image.getBoundingClientRect();
+    const shown = visible(image) && box.width > 0;
+    if (shown && (!image.complete || image.naturalWidth === 0)) {
+      problem("image", `image ${name} did not load`);
+    }
+    if (shown && box.width > screen) {
+      problem("image", `image ${name} is ${Math.round(box.width)} px wide on a ${screen} px screen`);
+    }
+    if (image.classList.contains("figure")) {
+      const wanted = image.classList.contains(night ? "figure-dark" : "figure-light");
+      if (shown !== wanted) {
+        problem("figure", `${mode} mode ${shown ? "shows" : "hides"} figure ${name}`);
+      }
+    }
+  }
+
+  // WCAG 2 contrast: relative luminance of the text colour against the background it is drawn
+  // on, the first opaque background-color up the tree with any translucent ones laid over it.
+  const rgba = (text) => {
+    const match = text.match(/rgba?\(([^)]*)\)/);
+    if (!match) return [0, 0, 0, 0];
+    const parts = match[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+    return [parts[0], parts[1], parts[2], parts.length > 3 ? parts[3] : 1];
+  };
+  const over = (top, bottom) => [0, 1, 2].map((i) => top[i] * top[3] + bottom[i] * (1 - top[3])).concat([1]);
+  const background = (element) => {
+    const layers = [];
+    for (let e = element; e; e = e.parentElement) {
+      const colour = rgba(getComputedStyle(e).backgroundColor);
+      if (colour[3] > 0) layers.push(colour);
+      if (colour[3] >= 1) break;
+    }
+    return layers.reverse().reduce((below, layer) => over(layer, below), [255, 255, 255, 1]);
+  };
+  const luminance = (colour) => {
+    const [r, g, b] = colour.slice(0, 3).map((v) => {
+      const c = v / 255;
+      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const contrast = (a, b) => {
+    const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+    return (light + 0.05) / (dark + 0.05);
+  };
+  const hex = (colour) =>
+    "#" + colour.slice(0, 3).map((v) => Math.round(v).toString(16).padStart(2, "0")).join("");
+  const describe = (element, text) => {
+    const cls = String(element.getAttribute("class") || "").split(" ")[0];
+    return `"${text.replace(/\s+/g, " ").slice(0, 40)}" (${element.localName}${cls ? "." + cls : ""})`;
+  };
+
+  const seen = new Set();
+  const checkText = (element, text) => {
+    if (seen.has(element) || !visible(element)) return;
+    seen.add(element);
+    const style = getComputedStyle(element);
+    const behind = background(element);
+    const colour = over(rgba(style.color), behind);
+    const ratio = contrast(colour, behind);
+    if (ratio < 4.5) {
+      problem("contrast", `${describe(element, text)} has contrast ${ratio.toFixed(2)}:1, ` +
+        `${hex(colour)} on ${hex(behind)}`);
+    }
+    const size = parseFloat(style.fontSize);
+    if (size < 14) problem("size", `${describe(element, text)} is ${size} px`);
+  };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const element = node.parentElement;
+    const text = node.textContent.trim();
+    // MathJax keeps a 1 px copy of each formula for screen readers: not drawn.
+    if (!text || element.closest("script, style, mjx-assistive-mml")) continue;
+    checkText(element, text);
+    if (/\\\(|\\\[/.test(text) && window.MathJax) {
+      problem("math", `formula left as TeX source: ${describe(element, text)}`);
+    }
+  }
+  // MathJax draws formulas as SVG in the text colour: check them like text.
+  for (const formula of document.querySelectorAll("mjx-container")) {
+    checkText(formula, formula.querySelector("mjx-assistive-mml")?.textContent || "formula");
+  }
+  for (const error of document.querySelectorAll("mjx-merror, [data-mjx-error]")) {
+    problem("math", `MathJax cannot typeset a formula: ${error.getAttribute("data-mjx-error") || error.textContent}`);
+  }
+
+  const body = parseFloat(getComputedStyle(document.body).fontSize);
+  if (body < 16) problem("size", `the card's text is ${body} px; a phone needs at least 16 px`);
+  return problems;
+}

@@ -1,0 +1,220 @@
+"""Publishing: an interrupted or killed build leaves every file as it was, and two builds at once
+do not corrupt each other. Real `python -m builder build` processes, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from builder.publish import exclusive, publish
+from tests.conftest import MakeProject, Run
+
+Deckbuild = Callable[..., Run]
+
+NOTES = """
+    deck: Detection
+    notes:
+      - id: iou-touching
+        front: What is the IoU of two boxes that only touch?
+        back: {back}
+      - id: code-double
+        front: Write `double(x)` for an array `x`.
+        code: |
+          def double(x):
+              return 2 * x
+        tests:
+          call: double
+          cases:
+            - name: doubles every element
+              args: [[1, 2]]
+              expect: [2, 4]
+"""
+RECIPES = {
+    "decks/all.yaml": "name: Everything\n",
+    "decks/code.yaml": "name: Code\ninclude: kind::code\n",
+}
+
+
+@pytest.fixture
+def project(make_project: MakeProject, deckbuild: Deckbuild) -> Path:
+    """A project built once, then edited, so that its next build would change every output."""
+    root = make_project({"source/a.yaml": NOTES.format(back="Zero."), **RECIPES}, recipe=False)
+    assert deckbuild(root, "build").status == 0
+    edit(root, "Zero.", "Zero, the intersection has no area.")
+    (root / "decks" / "code.yaml").write_text("name: Code, renamed\ninclude: kind::code\n")
+    return root
+
+
+def edit(root: Path, old: str, new: str) -> None:
+    path = root / "source" / "a.yaml"
+    path.write_text(path.read_text().replace(old, new))
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file the build writes, by path (caches apart)."""
+    files = [root / "notes.lock", *(root / "dist").rglob("*")]
+    return {str(p.relative_to(root)): p.read_bytes() for p in files if p.is_file()}
+
+
+def caches(root: Path) -> dict[str, bytes]:
+    files = (root / ".cache").rglob("*")
+    return {str(p.relative_to(root)): p.read_bytes() for p in files if p.is_file()}
+
+
+def assert_intact(before: dict[str, bytes], after: dict[str, bytes]) -> None:
+    """No cache entry lost or torn: a build may add entries (rendering ran before the stop)."""
+    assert before.keys() <= after.keys()
+    assert all(after[name] == data for name, data in before.items() if "/verify/" in name)
+    assert all(json.loads(data) for name, data in after.items() if name.endswith(".json"))
+
+
+def visible(files: dict[str, bytes]) -> dict[str, bytes]:
+    return {name: data for name, data in files.items() if not Path(name).name.startswith(".")}
+
+
+def start_build(root: Path, pause_at: str | None = None) -> subprocess.Popen[str]:
+    env = {**os.environ, **({"DECKBUILD_PAUSE_AT": pause_at} if pause_at else {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", "builder", "build", "--project", str(root), "--jobs", "1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def wait_for(process: subprocess.Popen[str], line: str, timeout: float = 60) -> None:
+    """Reads the process's stderr until `line` appears; fails if it ends or time runs out."""
+    assert process.stderr is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stderr, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not selector.select(deadline - time.monotonic()):
+                continue
+            text = process.stderr.readline()
+            assert text, f"the build ended without saying {line!r}: {seen}"
+            seen.append(text)
+            if text.rstrip("\n") == line:
+                return
+    pytest.fail(f"no {line!r} within {timeout} s: {seen}")
+
+
+@pytest.fixture
+def builds() -> Iterator[list[subprocess.Popen[str]]]:
+    """Started builds, killed at the end of the test if still running."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        for stream in (process.stdin, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.mark.parametrize(
+    ("point", "number", "status"),
+    [
+        ("writing", signal.SIGINT, 130),
+        ("committing", signal.SIGTERM, 143),
+        ("writing", signal.SIGKILL, -signal.SIGKILL),
+        ("committing", signal.SIGKILL, -signal.SIGKILL),
+    ],
+)
+def test_an_interrupted_build_leaves_decks_lock_and_caches_as_they_were(
+    project: Path,
+    deckbuild: Deckbuild,
+    builds: list[subprocess.Popen[str]],
+    point: str,
+    number: int,
+    status: int,
+) -> None:
+    before, cached = snapshot(project), caches(project)
+    build = start_build(project, pause_at=point)
+    builds.append(build)
+    wait_for(build, f"deckbuild: paused at {point}")
+
+    build.send_signal(number)
+
+    assert build.wait(timeout=30) == status
+    after = snapshot(project)
+    if number == signal.SIGKILL:
+        assert visible(after) == visible(before)  # staged files may stay behind, unseen
+    else:
+        assert after == before  # staged files cleaned up too
+    assert_intact(cached, caches(project))
+    rebuilt = deckbuild(project, "build")
+    assert rebuilt.status == 0, rebuilt.err
+    assert "(0 run, 1 from cache)" in rebuilt.out  # the verification cache survived
+    assert visible(snapshot(project)) == snapshot(project)  # nothing staged is left
+    changed = {name for name, data in snapshot(project).items() if before.get(name) != data}
+    assert {"notes.lock", "dist/all.apkg", "dist/code.apkg"} <= changed
+
+
+def test_a_second_build_waits_for_the_first_and_stamps_from_its_lock(
+    project: Path, deckbuild: Deckbuild, builds: list[subprocess.Popen[str]]
+) -> None:
+    first = start_build(project, pause_at="committing")
+    builds.append(first)
+    wait_for(first, "deckbuild: paused at committing")
+    # A second edit: the second build sees it, the first does not.
+    edit(project, "Write `double(x)`", "Write `double(x)` (numpy)")
+    second = start_build(project)
+    builds.append(second)
+
+    wait_for(second, "deckbuild: waiting for another build of this project to finish with dist/")
+    assert second.poll() is None
+    assert first.stdin is not None
+    first.stdin.close()  # let the first go on
+
+    assert first.wait(timeout=60) == 0
+    assert second.wait(timeout=60) == 0
+    settled = snapshot(project)
+    # What the second build left is what one more build makes: the lock and decks agree.
+    assert deckbuild(project, "build").status == 0
+    assert snapshot(project) == settled
+
+
+# --- the pieces, in-process ----------------------------------------------------------------
+
+
+def test_a_failing_writer_leaves_every_target_as_it_was(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.apkg", tmp_path / "b.apkg"
+    first.write_text("old a")
+    second.write_text("old b")
+
+    def fail(path: Path) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        publish(
+            {first: lambda path: path.write_text("new a"), second: fail},
+            then=lambda: pytest.fail("the lock must not be written"),
+        )
+
+    assert (first.read_text(), second.read_text()) == ("old a", "old b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.apkg", "b.apkg"]
+
+
+def test_files_a_killed_build_staged_are_removed_by_the_next(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / ".all.apkg.staged").write_text("half")
+    (dist / "..all.apkg.staged.k3j2").write_text("quarter")
+    (dist / "all.apkg").write_text("released")
+
+    with exclusive(dist, on_wait=lambda: pytest.fail("nobody else holds it")):
+        assert [p.name for p in dist.iterdir()] == ["all.apkg"]
