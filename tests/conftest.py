@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from builder.cli import main
+from builder.figures import Media
+from builder.render import RenderedNote
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -73,3 +75,20 @@ def deckbuild(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
         return Run(status, captured.out, captured.err)
 
     return run
+
+
+def rendered_note(note_id: str, back: str = "A.", media: tuple[Media, ...] = ()) -> RenderedNote:
+    """A plain rendered basic note, for tests of the stages after rendering."""
+    return RenderedNote(
+        id=note_id,
+        deck="Detection",
+        kind="basic",
+        position=0,
+        front="Q?",
+        back=back,
+        code="",
+        figure="",
+        verified="",
+        tags=("topic::detection",),
+        media=media,
+    )

@@ -13,22 +13,7 @@ from builder import package as packaging
 from builder.figures import Media
 from builder.package import cards, guid, package
 from builder.render import RenderedNote
-
-
-def rendered(note_id: str, back: str = "A.", media: tuple[Media, ...] = ()) -> RenderedNote:
-    return RenderedNote(
-        id=note_id,
-        deck="Detection",
-        kind="basic",
-        position=0,
-        front="Q?",
-        back=back,
-        code="",
-        figure="",
-        verified="",
-        tags=("topic::detection",),
-        media=media,
-    )
+from tests.conftest import rendered_note
 
 
 def test_the_note_type_schema_is_pinned() -> None:
@@ -84,9 +69,9 @@ def test_two_packages_of_the_same_notes_are_byte_identical(tmp_path: Path) -> No
     other = tmp_path / "a.png"
     other.write_bytes(b"other")
     media = (Media("b.png", picture), Media("a.png", other))
-    first = write(tmp_path, "first.apkg", [rendered("one", media=media), rendered("two")])
+    first = write(tmp_path, "first.apkg", [rendered_note("one", media=media), rendered_note("two")])
     # The same media listed in another order (genanki would collect it through a set).
-    reordered = [rendered("one", media=media[::-1]), rendered("two")]
+    reordered = [rendered_note("one", media=media[::-1]), rendered_note("two")]
     second = write(tmp_path, "second.apkg", reordered)
     assert first.read_bytes() == second.read_bytes()
     with zipfile.ZipFile(tmp_path / "first.apkg") as archive:
@@ -99,7 +84,7 @@ def test_each_note_carries_its_own_modification_stamp(tmp_path: Path) -> None:
     output = tmp_path / "deck.apkg"
     package(
         "Deck",
-        [rendered("old"), rendered("new")],
+        [rendered_note("old"), rendered_note("new")],
         note_mods={"old": 1_600_000_000, "new": 1_700_000_000},
         note_type_mods={"basic": 1_500_000_000},
         output=output,
@@ -112,7 +97,7 @@ def test_each_note_carries_its_own_modification_stamp(tmp_path: Path) -> None:
 
 
 def test_notes_go_into_subdecks_of_the_recipe_deck(tmp_path: Path) -> None:
-    written = write(tmp_path, "deck.apkg", [rendered("a")])
+    written = write(tmp_path, "deck.apkg", [rendered_note("a")])
     with zipfile.ZipFile(written) as archive:
         (tmp_path / "col").write_bytes(archive.read("collection.anki2"))
     with sqlite3.connect(tmp_path / "col") as db:
@@ -124,12 +109,12 @@ def test_cards_are_filled_in_exactly_as_anki_fills_them(tmp_path: Path) -> None:
     # The preview shows these sides as what a reviewer will see: they must be Anki's own HTML.
     from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
 
-    cloze = replace(rendered("cloze"), kind="cloze", back="<p>Extra.</p>")
+    cloze = replace(rendered_note("cloze"), kind="cloze", back="<p>Extra.</p>")
     notes = [
-        rendered("plain", back="<p>A.</p>"),
-        rendered("no-back", back=""),
+        rendered_note("plain", back="<p>A.</p>"),
+        rendered_note("no-back", back=""),
         replace(
-            rendered("coded"),
+            rendered_note("coded"),
             code='<div class="highlight"><pre>x = 1</pre></div>',
             verified="Verified: 3 cases",
             figure='<img class="figure" src="f.png">',

@@ -4,40 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from builder.render import RenderedNote
 from builder.stamps import Lock, Stamp, read_lock, stamp, write_lock
-
-
-def rendered(note_id: str, back: str) -> RenderedNote:
-    return RenderedNote(
-        id=note_id,
-        deck="D",
-        kind="basic",
-        position=0,
-        front="Q?",
-        back=back,
-        code="",
-        figure="",
-        verified="",
-        tags=("topic::x",),
-        media=(),
-    )
+from tests.conftest import rendered_note
 
 
 def test_a_new_note_is_stamped_now() -> None:
-    result = stamp([rendered("a", "A.")], {}, Lock(), now=1000)
+    result = stamp([rendered_note("a", "A.")], {}, Lock(), now=1000)
     assert result.note_mods == {"a": 1000}
 
 
 def test_unchanged_content_keeps_its_stamp_and_changed_content_gets_a_newer_one() -> None:
-    first = stamp([rendered("a", "A."), rendered("b", "B.")], {}, Lock(), now=1000)
-    second = stamp([rendered("a", "A."), rendered("b", "B, edited.")], {}, first.lock, now=2000)
+    first = stamp([rendered_note("a", "A."), rendered_note("b", "B.")], {}, Lock(), now=1000)
+    second = stamp(
+        [rendered_note("a", "A."), rendered_note("b", "B, edited.")], {}, first.lock, now=2000
+    )
     assert second.note_mods == {"a": 1000, "b": 2000}
 
 
 def test_an_edit_within_the_same_second_is_still_newer() -> None:
-    first = stamp([rendered("a", "A.")], {}, Lock(), now=1000)
-    second = stamp([rendered("a", "A, edited.")], {}, first.lock, now=1000)
+    first = stamp([rendered_note("a", "A.")], {}, Lock(), now=1000)
+    second = stamp([rendered_note("a", "A, edited.")], {}, first.lock, now=1000)
     assert second.note_mods == {"a": 1001}
 
 
@@ -50,12 +36,14 @@ def test_a_note_type_change_gets_a_newer_stamp() -> None:
 
 def test_notes_outside_this_build_stay_in_the_lock() -> None:
     old = Lock(notes={"retired": Stamp("f00d", 5)})
-    assert stamp([rendered("a", "A.")], {}, old, now=1000).lock.notes["retired"] == Stamp("f00d", 5)
+    assert stamp([rendered_note("a", "A.")], {}, old, now=1000).lock.notes["retired"] == Stamp(
+        "f00d", 5
+    )
 
 
 def test_the_lock_file_round_trips_and_is_only_rewritten_when_it_changes(tmp_path: Path) -> None:
     path = tmp_path / "notes.lock"
-    lock = stamp([rendered("a", "A.")], {"basic": "css"}, Lock(), now=1000).lock
+    lock = stamp([rendered_note("a", "A.")], {"basic": "css"}, Lock(), now=1000).lock
     assert write_lock(path, lock) is True
     assert read_lock(path, Path("notes.lock")) == (lock, ())
     assert write_lock(path, lock) is False
