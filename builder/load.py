@@ -562,17 +562,23 @@ def _too_deep(text: str) -> int | None:
     Reads events, which parsers produce without recursing, and stops at that line. None when the
     nesting stays within MAX_DEPTH, or the text is not YAML (composing it says where and why).
     """
-    depth = 0
-    try:
-        for event in yaml.parse(text, Loader=_FAST_LOADER):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return event.start_mark.line + 1 if event.start_mark else 1
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-    except yaml.YAMLError:
-        return None
+    # Since PyYAML 6.0.4, libyaml refuses a text nested 1,000 deep before it gives a single
+    # event, and composing with PyYAML's own parser (the fallback for what libyaml refuses)
+    # would then recurse until Python's stack runs out. PyYAML's parser reads events without
+    # recursing, so it is asked too, wherever libyaml stops early.
+    for loader in (_FAST_LOADER, yaml.SafeLoader):
+        depth = 0
+        try:
+            for event in yaml.parse(text, Loader=loader):
+                if isinstance(event, yaml.CollectionStartEvent):
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        return event.start_mark.line + 1 if event.start_mark else 1
+                elif isinstance(event, yaml.CollectionEndEvent):
+                    depth -= 1
+            return None
+        except yaml.YAMLError:
+            continue
     return None
 
 
