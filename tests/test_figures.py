@@ -3,6 +3,7 @@ a missing or failing script is a problem at the note that names it."""
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 from collections.abc import Iterator
@@ -160,6 +161,58 @@ def test_editing_a_module_the_script_imports_draws_it_again(tmp_path: Path) -> N
     after = draw_in(tmp_path, [note("a", figure="square")])
     assert after.drawn == 1
     assert after.figures["square"].light.name != before.light.name
+
+
+def scans_file(tmp_path: Path, cache: str = "cache") -> Path:
+    return tmp_path / cache / figures.SCANS_FILE
+
+
+def test_an_unchanged_script_is_not_parsed_again(tmp_path: Path) -> None:
+    project(tmp_path, square=SQUARE)
+    draw_in(tmp_path, [note("a", figure="square")])
+    memo = scans_file(tmp_path)
+    data = json.loads(memo.read_text())
+    # Plant a marker: a script whose scan comes from the memo now uses a note that is not there.
+    data["scans"] = {key: [scan[0], ["code-planted"]] for key, scan in data["scans"].items()}
+    memo.write_text(json.dumps(data))
+
+    (problem,) = draw_in(tmp_path, [note("a", figure="square")]).problems
+
+    assert "'code-planted'" in problem.message
+
+
+def test_an_edited_script_is_read_again(tmp_path: Path) -> None:
+    project(tmp_path, square=SQUARE)
+    assert draw_in(tmp_path, [note("a", figure="square")]).problems == ()
+    script = tmp_path / "figures" / "square.py"
+    script.write_text('USES = ("code-side",)\n' + script.read_text())
+
+    (problem,) = draw_in(tmp_path, [note("a", figure="square")]).problems
+
+    assert "draws with the code of 'code-side'" in problem.message
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "",
+        "{not json",
+        '{"scanner": "an older drawer", "scans": {}}',
+        '{"scanner": "%s", "scans": {"k": "ab"}}',
+        '{"scanner": "%s", "scans": {"k": [["_look"], 3]}}',
+    ],
+)
+def test_a_damaged_scan_memo_is_ignored_and_replaced(tmp_path: Path, damage: str) -> None:
+    project(tmp_path, square=SQUARE)
+    first = draw_in(tmp_path, [note("a", figure="square")])
+    memo = scans_file(tmp_path)
+    whole = json.loads(memo.read_text())
+    memo.write_text(damage.replace("%s", whole["scanner"]))
+
+    again = draw_in(tmp_path, [note("a", figure="square")])
+
+    assert (again.problems, again.figures, again.drawn) == ((), first.figures, 0)
+    assert json.loads(memo.read_text()) == whole
 
 
 def test_a_figure_draws_with_the_code_of_the_notes_it_uses(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ back exactly as a fresh build would make them."""
 
 from __future__ import annotations
 
-import json
+import marshal
 import pickle
 from collections.abc import Callable
 from dataclasses import replace
@@ -70,9 +70,14 @@ def cache_files(project: Path) -> dict[str, bytes]:
     return {str(p.relative_to(cache)): p.read_bytes() for p in cache.rglob("*") if p.is_file()}
 
 
+def render_memo(cache: Path) -> Path:
+    """The one file in which `render` remembers HTML under `cache`."""
+    (memo,) = (cache / "render").iterdir()
+    return memo
+
+
 def rendered_texts(project: Path) -> set[str]:
-    (memo,) = (project / ".cache" / "render").glob("*.json")
-    return set(json.loads(memo.read_text(encoding="utf-8")))
+    return set(marshal.loads(render_memo(project / ".cache").read_bytes()))
 
 
 def test_a_rebuild_with_nothing_changed_runs_no_answer_and_rewrites_no_cache(
@@ -148,9 +153,9 @@ def test_html_from_the_cache_is_what_rendering_afresh_gives(tmp_path: Path) -> N
 
 def test_a_text_rendered_before_comes_from_the_cache(tmp_path: Path) -> None:
     render(NOTES_TO_RENDER, evidence={}, figures={}, cache_dir=tmp_path)
-    (memo,) = (tmp_path / "render").glob("*.json")
+    memo = render_memo(tmp_path)
     # Plant a marker under every remembered text: a text that is not rendered again shows it.
-    memo.write_text(json.dumps(dict.fromkeys(json.loads(memo.read_text()), "<p>kept</p>")))
+    memo.write_bytes(marshal.dumps(dict.fromkeys(marshal.loads(memo.read_bytes()), "<p>kept</p>")))
 
     again = render(NOTES_TO_RENDER, evidence={}, figures={}, cache_dir=tmp_path)
 
@@ -158,18 +163,40 @@ def test_a_text_rendered_before_comes_from_the_cache(tmp_path: Path) -> None:
     assert {n.code for n in again.notes if n.id == "code"} == {"<p>kept</p>"}
 
 
-@pytest.mark.parametrize("damage", ["", "{not json", '["a list"]', '{"key": 3}'])
-def test_a_damaged_render_cache_is_ignored_and_replaced(tmp_path: Path, damage: str) -> None:
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"",
+        b"not marshal data",
+        marshal.dumps({"key": "<p>cut short</p>"})[:-3],
+        marshal.dumps(["a list"]),
+        marshal.dumps({"key": 3}),
+    ],
+)
+def test_a_damaged_render_cache_is_ignored_and_replaced(tmp_path: Path, damage: bytes) -> None:
     fresh = render(NOTES_TO_RENDER, evidence={}, figures={})
     render(NOTES_TO_RENDER, evidence={}, figures={}, cache_dir=tmp_path)
-    (memo,) = (tmp_path / "render").glob("*.json")
-    memo.write_text(damage)
+    memo = render_memo(tmp_path)
+    whole = memo.read_bytes()
+    memo.write_bytes(damage)
 
     again = render(NOTES_TO_RENDER, evidence={}, figures={}, cache_dir=tmp_path)
 
     assert again == fresh
     assert render(NOTES_TO_RENDER, evidence={}, figures={}, cache_dir=tmp_path) == fresh
-    assert json.loads(memo.read_text())  # rewritten whole
+    assert marshal.loads(memo.read_bytes()) == marshal.loads(whole)  # rewritten whole
+
+
+def test_a_render_cache_left_by_an_older_renderer_is_removed(tmp_path: Path) -> None:
+    (tmp_path / "render").mkdir()
+    older = [tmp_path / "render" / "0123456789abcdef01234567.json"]
+    older.append(tmp_path / "render" / "0123456789abcdef01234567.marshal")
+    for path in older:
+        path.write_bytes(b"made by an older renderer")
+
+    render(NOTES_TO_RENDER, evidence={}, figures={}, cache_dir=tmp_path)
+
+    assert render_memo(tmp_path) not in older
 
 
 BROKEN = """
