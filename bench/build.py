@@ -1,6 +1,6 @@
 """Build-speed benchmark: how long `deckbuild build` takes, next to what genanki alone needs.
 
-    python bench/build.py                       # everything, about 3 minutes on 2 cores
+    python bench/build.py                       # everything, about 2 minutes on 2 cores
     python bench/build.py --quick               # fewer runs, synthetic decks up to 5,000 notes
     python bench/build.py --runs 3 --sizes 1000,20000 --no-real
     python bench/build.py --profile             # also: where a cold build of the deck goes
@@ -10,7 +10,10 @@ interpreter start-up) in a scratch copy of the project's source/, figures/ and d
 temporary folder, so the repository's dist/, notes.lock and .cache/ are never touched (Python
 may write its git-ignored __pycache__/, as on any user's machine). Times are wall-clock medians
 over several runs; the steps of one measurement run interleaved, round by round, so that other
-work on the machine weighs on each alike.
+work on the machine weighs on each alike. A ratio between two steps of the same rounds is the
+median of the per-round ratios (each run over the other step's run of its own round): a burst
+of load that slows one round slows both sides of its ratio, so the ratio holds steady where a
+ratio of medians would swing by several percent.
 
 The floor is what genanki alone needs to write the same decks: a subprocess that starts Python,
 imports genanki, reads the already-rendered notes (fields, tags, GUIDs) from a JSON file, makes
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import marshal
 import os
 import re
 import shutil
@@ -127,6 +131,13 @@ def median(runs: Sequence[Run]) -> float:
     return statistics.median(run.seconds for run in runs)
 
 
+def paired(runs: Sequence[Run], against: Sequence[Run]) -> float:
+    """The median over rounds of a run's time over that of the `against` run of its round."""
+    return statistics.median(
+        run.seconds / other.seconds for run, other in zip(runs, against, strict=True)
+    )
+
+
 def peak(runs: Sequence[Run]) -> float:
     return max(run.peak_mib for run in runs)
 
@@ -172,8 +183,8 @@ def cache_entries(project: Path) -> dict[str, set[str]]:
         "drawn": names(cache, lambda p: p.is_dir() and p.name not in ("load", "verify", "render")),
         "rendered": {
             key
-            for memo in (cache / "render").glob("*.json")
-            for key in json.loads(memo.read_text(encoding="utf-8"))
+            for memo in (cache / "render").glob("*.marshal")
+            for key in marshal.loads(memo.read_bytes())
         },
     }
 
@@ -507,7 +518,7 @@ def write_synthetic(into: Path, size: int) -> Path:
 class Row:
     what: str
     runs: list[Run]
-    floor: float
+    vs_floor: float
     check: str = ""
 
 
@@ -549,13 +560,27 @@ def bench_real(scratch: Path, options: argparse.Namespace) -> Real:
             "code": edited("code", edits.code, "# edited for the benchmark ({n})"),
         },
     )
-    base = median(runs["floor"])
+    floors = runs["floor"]
+    unchanged, plain, code = runs["unchanged"], runs["plain"], runs["code"]
     rows = [
-        Row("cold build (empty caches)", cold, base, answers(cold[-1])),
-        Row("rebuild, nothing changed", runs["unchanged"], base, answers(runs["unchanged"][-1])),
-        Row("rebuild, one plain note edited", runs["plain"], base, " / ".join(checks["back"])),
-        Row("rebuild, one code answer edited", runs["code"], base, " / ".join(checks["code"])),
-        Row("genanki floor (same decks)", runs["floor"], base),
+        # Cold builds run before the rounds, so they have no floor run of their own to pair with.
+        Row("cold build (empty caches)", cold, median(cold) / median(floors), answers(cold[-1])),
+        Row(
+            "rebuild, nothing changed", unchanged, paired(unchanged, floors), answers(unchanged[-1])
+        ),
+        Row(
+            "rebuild, one plain note edited",
+            plain,
+            paired(plain, floors),
+            " / ".join(checks["back"]),
+        ),
+        Row(
+            "rebuild, one code answer edited",
+            code,
+            paired(code, floors),
+            " / ".join(checks["code"]),
+        ),
+        Row("genanki floor (same decks)", floors, 1.0),
     ]
     say(f"start-up: {options.runs} round(s) of --help and list")
     # The installed console command when there is one, as a user types it.
@@ -670,7 +695,7 @@ def report(real: Real | None, synthetic: list[Synthetic], options: argparse.Name
                 [
                     row.what,
                     f"{median(row.runs):.2f}",
-                    f"{median(row.runs) / row.floor:.2f}x",
+                    f"{row.vs_floor:.2f}x",
                     f"{peak(row.runs):.0f}",
                     row.check,
                 ]
@@ -679,9 +704,9 @@ def report(real: Real | None, synthetic: list[Synthetic], options: argparse.Name
         )
         print()
         table(["command", "median s"], [[k, f"{v:.3f}"] for k, v in startup.items()])
-        ratio = median(unchanged.runs) / unchanged.floor
+        ratio = unchanged.vs_floor
         targets.append(("nothing-changed rebuild <= 2x the floor", ratio <= 2, f"{ratio:.2f}x"))
-        plain_ratio = median(plain.runs) / median(unchanged.runs)
+        plain_ratio = paired(plain.runs, unchanged.runs)
         targets.append(
             (
                 "plain-note edit within 10% of nothing changed",
@@ -730,7 +755,7 @@ def report(real: Real | None, synthetic: list[Synthetic], options: argparse.Name
                     f"{median(s.unchanged) / s.size * 1000:.3f}",
                     f"{median(s.floor):.2f}",
                     f"{median(s.floor) / s.size * 1000:.3f}",
-                    f"{median(s.unchanged) / median(s.floor):.2f}x",
+                    f"{paired(s.unchanged, s.floor):.2f}x",
                     f"{peak(s.cold):.0f} / {peak(s.unchanged):.0f}",
                 ]
                 for s in synthetic
@@ -758,9 +783,9 @@ def report(real: Real | None, synthetic: list[Synthetic], options: argparse.Name
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    # Rebuilds take under a second, and a busy machine shifts single runs by a tenth of one:
-    # nine runs keep their medians, and the ratios between them, steady.
-    parser.add_argument("--runs", type=int, default=9, help="runs per measurement (default 9)")
+    # Rebuilds take a quarter of a second, and a busy machine shifts single runs by a tenth of
+    # that: fifteen paired rounds keep the plain-edit ratio within about 0.01 of itself.
+    parser.add_argument("--runs", type=int, default=15, help="runs per measurement (default 15)")
     parser.add_argument(
         "--big-runs", type=int, default=5, help=f"runs for decks of {BIG:,}+ notes (default 5)"
     )
