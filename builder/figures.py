@@ -141,8 +141,13 @@ def draw(notes: Sequence[Note], *, figures_dir: Path, cache_dir: Path, jobs: int
             to_draw.append(job)
         else:
             figures[job.name] = cached
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         results = list(pool.map(lambda job: _run(job, figures_dir, cache_dir), to_draw))
+    finally:
+        # After Ctrl-C or SIGTERM (a KeyboardInterrupt here) no queued figure starts; the ones
+        # drawing end with it (a terminal's Ctrl-C reaches their process group) or soon after.
+        pool.shutdown(cancel_futures=True)
     for job, result in zip(to_draw, results, strict=True):
         if isinstance(result, Problem):
             problems.append(result)

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +30,11 @@ HARNESS = Path(__file__).with_name("harness.py")
 
 # The answer runs as this user when the builder runs as root (nobody on Debian and most others).
 UNPRIVILEGED = 65534
+
+# How long a run may go on after it was told to stop. Answers run in sessions of their own, so a
+# terminal's Ctrl-C reaches only the builder, which then stops them.
+STOP_WITHIN_S = 0.1
+INTERRUPTED = "was stopped: the build was interrupted"
 
 # Variables that make numeric libraries start one thread only: every thread reserves address
 # space, which the memory limit counts, and the process limit forbids new threads anyway.
@@ -65,22 +71,27 @@ class Outcome:
     output: str  # what it printed on stdout and stderr, at most `Limits.output_kib`
 
 
-def run(job: Mapping[str, Any], limits: Limits) -> Outcome:
+def run(job: Mapping[str, Any], limits: Limits, *, stop: threading.Event | None = None) -> Outcome:
     """Run the harness on `job` in a fresh confined subprocess, for at most `limits.timeout` s.
 
     Never raises for anything the answer does: timeouts, crashes and floods come back as
-    `Outcome.stopped`. The temporary folder is removed afterwards.
+    `Outcome.stopped`. Once `stop` is set, the run is killed within STOP_WITHIN_S (or not
+    started) and comes back stopped as INTERRUPTED. The temporary folder is removed afterwards.
     """
+    if stop is not None and stop.is_set():
+        return Outcome(messages=(), stopped=INTERRUPTED, output="")
     folder = Path(tempfile.mkdtemp(prefix="deckbuild-answer-"))
     try:
         if os.geteuid() == 0:
             os.chown(folder, UNPRIVILEGED, UNPRIVILEGED)
-        return _run_in(folder, job, limits)
+        return _run_in(folder, job, limits, stop)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run_in(folder: Path, job: Mapping[str, Any], limits: Limits) -> Outcome:
+def _run_in(
+    folder: Path, job: Mapping[str, Any], limits: Limits, stop: threading.Event | None
+) -> Outcome:
     request = {
         "confine": {
             "memory_mib": limits.memory_mib,
@@ -98,7 +109,7 @@ def _run_in(folder: Path, job: Mapping[str, Any], limits: Limits) -> Outcome:
             os.close(writer)
         with process:
             deadline = time.monotonic() + limits.timeout
-            output, reported, stopped = _drain(process, report.fileno(), deadline, limits)
+            output, reported, stopped = _drain(process, report.fileno(), deadline, limits, stop)
             if stopped is None:
                 try:
                     process.wait(timeout=max(0.0, deadline - time.monotonic()))
@@ -146,9 +157,14 @@ def _environment(folder: Path) -> dict[str, str]:
 
 
 def _drain(
-    process: subprocess.Popen[bytes], report: int, deadline: float, limits: Limits
+    process: subprocess.Popen[bytes],
+    report: int,
+    deadline: float,
+    limits: Limits,
+    stop: threading.Event | None,
 ) -> tuple[bytearray, bytearray, str | None]:
-    """Read output and messages until all pipes close, the time is up or the output overflows."""
+    """Read output and messages until all pipes close, the time is up, the output overflows or
+    `stop` is set."""
     assert process.stdout is not None and process.stderr is not None
     cap = limits.output_kib * 1024
     output, reported = bytearray(), bytearray()
@@ -160,6 +176,10 @@ def _drain(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return output, reported, f"timed out after {limits.timeout:g} s"
+            if stop is not None:
+                if stop.is_set():
+                    return output, reported, INTERRUPTED
+                remaining = min(remaining, STOP_WITHIN_S)
             for key, _ in selector.select(remaining):
                 chunk = os.read(key.fd, 65536)
                 if not chunk:

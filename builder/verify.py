@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -116,9 +117,12 @@ def verify(
             cached += 1
             settle(note, _evidence(note.id, tests, numpy_version))
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         running = {
-            pool.submit(sandbox.run, job, limits): (note, key) for note, job, limits, key in pending
+            pool.submit(sandbox.run, job, limits, stop=stop): (note, key)
+            for note, job, limits, key in pending
         }
         for future in as_completed(running):
             note, key = running[future]
@@ -126,6 +130,12 @@ def verify(
             if isinstance(verdict, Evidence):
                 _remember(store, key, verdict.numpy_version)
             settle(note, verdict)
+    finally:
+        # Every answer has run by now, unless Ctrl-C or SIGTERM (a KeyboardInterrupt here)
+        # came first: then no queued answer starts and the running ones are killed, so that
+        # the build stops at once rather than after every answer has run.
+        stop.set()
+        pool.shutdown(cancel_futures=True)
 
     evidence = {
         note.id: verdict

@@ -1,5 +1,6 @@
-"""Publishing: an interrupted or killed build leaves every file as it was, and two builds at once
-do not corrupt each other. Real `python -m builder build` processes, real signals."""
+"""Publishing: an interrupted or killed build leaves every file as it was, an interrupted one stops
+at once, and two builds at once do not corrupt each other. Real `python -m builder build`
+processes, real signals."""
 
 from __future__ import annotations
 
@@ -162,6 +163,69 @@ def test_an_interrupted_build_leaves_decks_lock_and_caches_as_they_were(
     assert visible(snapshot(project)) == snapshot(project)  # nothing staged is left
     changed = {name for name, data in snapshot(project).items() if before.get(name) != data}
     assert {"notes.lock", "dist/all.apkg", "dist/code.apkg"} <= changed
+
+
+SLOW = """
+    deck: Slow
+    notes:
+""" + "".join(
+    f"""
+      - id: code-slow-{i}
+        front: Write `wait()`.
+        code: |
+          import time
+
+
+          def wait():
+              time.sleep(3)
+              return {i}
+        tests:
+          call: wait
+          timeout: 10
+          cases:
+            - name: waits, then answers
+              expect: {i}
+"""
+    for i in range(6)
+)
+
+
+def running_answers(build: subprocess.Popen[str]) -> list[int]:
+    """The process ids of the sandboxed answers that `build` has running."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+        if parent == build.pid and b"harness.py" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_ctrl_c_while_answers_run_stops_them_and_the_build_at_once(
+    make_project: MakeProject, builds: list[subprocess.Popen[str]]
+) -> None:
+    root = make_project({"source/slow.yaml": SLOW})
+    build = start_build(root)  # one answer at a time: the others wait in the queue
+    builds.append(build)
+    deadline = time.monotonic() + 60
+    while not (answers := running_answers(build)):
+        assert build.poll() is None, "the build ended before any answer ran"
+        assert time.monotonic() < deadline, "no answer started within 60 s"
+        time.sleep(0.02)
+
+    interrupted = time.monotonic()
+    build.send_signal(signal.SIGINT)  # a terminal's Ctrl-C; answers run in sessions of their own
+    build.wait(timeout=60)
+
+    # The running answer sleeps 3 s and five more wait behind it: 18 s, had the build let them.
+    assert time.monotonic() - interrupted < 2
+    assert build.returncode == 130
+    assert build.stderr is not None
+    assert "deckbuild: interrupted; nothing was written" in build.stderr.read()
+    assert not [pid for pid in answers if Path(f"/proc/{pid}").exists()]
 
 
 def test_a_second_build_waits_for_the_first_and_stamps_from_its_lock(
