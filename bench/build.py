@@ -172,6 +172,8 @@ def clear_build(project: Path) -> None:
 
 def cache_entries(project: Path) -> dict[str, set[str]]:
     """What the caches hold, by kind: source files, verdicts, figures, rendered texts."""
+    from builder.render import MEMO_SUFFIX
+
     cache = project / ".cache"
 
     def names(folder: Path, keep: Callable[[Path], bool]) -> set[str]:
@@ -183,7 +185,7 @@ def cache_entries(project: Path) -> dict[str, set[str]]:
         "drawn": names(cache, lambda p: p.is_dir() and p.name not in ("load", "verify", "render")),
         "rendered": {
             key
-            for memo in (cache / "render").glob("*.marshal")
+            for memo in (cache / "render").glob(f"*{MEMO_SUFFIX}")
             for key in marshal.loads(memo.read_bytes())
         },
     }

@@ -189,8 +189,7 @@ def test_a_damaged_render_cache_is_ignored_and_replaced(tmp_path: Path, damage: 
 
 def test_a_render_cache_left_by_an_older_renderer_is_removed(tmp_path: Path) -> None:
     (tmp_path / "render").mkdir()
-    older = [tmp_path / "render" / "0123456789abcdef01234567.json"]
-    older.append(tmp_path / "render" / "0123456789abcdef01234567.marshal")
+    older = [tmp_path / "render" / f"0123456789abcdef01234567.{end}" for end in ("json", "marshal")]
     for path in older:
         path.write_bytes(b"made by an older renderer")
 
