@@ -32,6 +32,7 @@ NOTE_KEYS = (
     "back",
     "cloze",
     "refs",
+    "sources",
     "tags",
     "level",
     "figure",
@@ -48,6 +49,7 @@ LEVELS = ("easy", "medium", "hard")
 ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 TAG_RE = re.compile(r"[A-Za-z0-9_.-]+(?:::[A-Za-z0-9_.-]+)*")
 REF_RE = re.compile(r"[a-z0-9]+-q\d+")
+SOURCE_RE = re.compile(r"\S.*\S|\S")  # one line of text, not blank
 FIGURE_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 CLOZE_RE = re.compile(r"\{\{c(\d+)::")
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -224,6 +226,9 @@ class _Reader:
         if figure is not None and not FIGURE_RE.fullmatch(figure):
             self.problem(fields["figure"], f"figure name '{figure}' is not kebab-case")
         refs = self.strings(fields.get("refs"), "refs", REF_RE, "a seed question id like dl73-q05")
+        sources = self.strings(
+            fields.get("sources"), "sources", SOURCE_RE, "a source (author, year, title, section)"
+        )
         long_reason = self.text(fields, "long", node)
         if len(self.problems) > before or note_id is None:
             return None
@@ -239,6 +244,7 @@ class _Reader:
             tests=tests,
             figure=figure,
             refs=tuple(refs),
+            sources=tuple(sources),
             tags=tuple(dict.fromkeys(tags)),
             long=long_reason,
         )

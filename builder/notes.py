@@ -76,6 +76,7 @@ class Note:
     tests: Tests | None = None
     figure: str | None = None
     refs: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     long: str | None = None
     position: int = 0
