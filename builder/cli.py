@@ -60,6 +60,7 @@ class Context:
     jobs: int
     out: TextIO
     err: TextIO
+    weaker_sandbox: bool = False  # run code even where a wall of the sandbox cannot be raised
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         jobs=max(1, args.jobs or os.cpu_count() or 1),
         out=sys.stdout,
         err=sys.stderr,
+        weaker_sandbox=getattr(args, "accept_weaker_sandbox", False),
     )
     try:
         with _sigterm_as_interrupt(), _few_collections():
@@ -132,6 +134,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--jobs", type=int, default=0, metavar="N", help="parallel workers (default: all cores)"
+    )
+    common.add_argument(
+        "--accept-weaker-sandbox",
+        action="store_true",
+        help="RISKY: run code answers and figure scripts even where this machine cannot raise "
+        "every wall of the sandbox (no Landlock, namespaces or seccomp), so that they may read "
+        "your files or reach the network",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -390,7 +399,13 @@ def _verify_draw_render(notes: Sequence[Note], context: Context) -> tuple[Render
 
     cache = context.root / CACHE
     with _Progress(context, "verifying code answers") as progress:
-        checked = verify(notes, cache_dir=cache, jobs=context.jobs, on_progress=progress.count)
+        checked = verify(
+            notes,
+            cache_dir=cache,
+            jobs=context.jobs,
+            on_progress=progress.count,
+            weaker_sandbox=context.weaker_sandbox,
+        )
     if checked.failures:
         for failure in checked.failures:
             print(failure.report, file=context.err)
@@ -407,7 +422,17 @@ def _verify_draw_render(notes: Sequence[Note], context: Context) -> tuple[Render
     )
     with _Progress(context, "drawing figures"):
         drawing = draw(
-            notes, figures_dir=context.root / "figures", cache_dir=cache, jobs=context.jobs
+            notes,
+            figures_dir=context.root / "figures",
+            cache_dir=cache,
+            jobs=context.jobs,
+            weaker_sandbox=context.weaker_sandbox,
+        )
+    if drawing.failed:
+        for problem in drawing.problems:
+            print(problem, file=context.err)
+        _fail(
+            context, f"{len(drawing.failed)} figure script(s) failed; nothing was written", FAILED
         )
     _stop_on(drawing.problems, context)
     rendering = render(

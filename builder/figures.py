@@ -85,6 +85,9 @@ class Drawing:
     figures: Mapping[str, Figure]
     problems: tuple[Problem, ...]
     drawn: int
+    # Those of `problems` that are scripts which ran and failed or were stopped: failed jobs,
+    # as a failing code answer is, rather than bad input.
+    failed: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,10 +167,10 @@ def draw(
         # ones drawing are killed, so that the build stops at once.
         stop.set()
         pool.shutdown(cancel_futures=True)
+    failed = [result for result in results if isinstance(result, Problem)]
+    problems += failed
     for job, result in zip(to_draw, results, strict=True):
-        if isinstance(result, Problem):
-            problems.append(result)
-        else:
+        if not isinstance(result, Problem):
             figures[job.name] = result
 
     for job in planned:
@@ -178,7 +181,10 @@ def draw(
                 del figures[job.name]
     ordered = {name: figures[name] for name in sorted(figures)}
     return Drawing(
-        types.MappingProxyType(ordered), tuple(sorted(problems, key=_by_place)), len(to_draw)
+        types.MappingProxyType(ordered),
+        tuple(sorted(problems, key=_by_place)),
+        len(to_draw),
+        tuple(sorted(failed, key=_by_place)),
     )
 
 

@@ -66,8 +66,10 @@ from matplotlib.figure import Figure as Canvas
 from PIL import Image
 
 REPORT_FD = 3
+PARENT_GONE = "the builder has gone"
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWNET = 0x20000, 0x08000000, 0x10000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 1 << 18
+PR_SET_PDEATHSIG = 1
 PR_SET_KEEPCAPS = 8
 PR_SET_NO_NEW_PRIVS = 38
 CAPABILITY_VERSION_3 = 0x20080522
@@ -192,6 +194,8 @@ def run_one(request: Mapping[str, Any], readable: Sequence[str]) -> dict[str, An
     if pid == 0:  # the child: never returns
         status = 70
         try:
+            # Dies with the worker, whatever kills it (the worker is single-threaded).
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             os.dup2(report_w, REPORT_FD)
             os.dup2(output_w, 1)
             os.dup2(output_w, 2)
@@ -230,6 +234,8 @@ def run_one(request: Mapping[str, Any], readable: Sequence[str]) -> dict[str, An
         with contextlib.suppress(Exception):
             os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
+    if stopped == PARENT_GONE:
+        sys.exit(0)
     os.close(report_r)
     os.close(output_r)
     return {
@@ -249,7 +255,11 @@ def drain(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return late
-        ready, _, _ = select.select(list(open_fds), [], [], remaining)
+        # The builder sends nothing while a job runs: its stdin turning readable means it has
+        # gone (killed, say), and then so must the job, at once rather than at its timeout.
+        ready, _, _ = select.select([*open_fds, 0], [], [], remaining)
+        if 0 in ready:
+            return PARENT_GONE
         for fd in ready:
             chunk = os.read(fd, 1 << 16)
             if not chunk:
@@ -280,7 +290,7 @@ def child(request: Mapping[str, Any], readable: Sequence[str]) -> int:
     try:
         weaker = confine(rules, folder, readable)
     except (OSError, ValueError) as error:  # ValueError: a limit above what this user may set
-        send({"refused": str(error)})
+        send({"refused": getattr(error, "strerror", None) or str(error)})
         return 1
     guard = Guard(
         folder,
@@ -530,7 +540,7 @@ class Guard:
         rule = self._rule(event, args)
         if rule is not None:
             self.broke = self.broke or f"{rule} ({event})"
-            raise PermissionError(errno.EPERM, f"not allowed while verifying an answer: {rule}")
+            raise PermissionError(errno.EPERM, f"not allowed in the sandbox: {rule}")
 
     def run(self, work: Callable[[], Any]) -> Attempt:
         """Run job code, catching everything it raises and every rule it breaks."""
