@@ -60,6 +60,9 @@ UNVERIFIABLE_FENCES = ("", "python", "py", "python3", "numpy", "ipython", "pycon
 # What a retired note becomes: a notice, under its old id, kind, subdeck and tags, so that the
 # users who have it are told to delete it (Anki never deletes a note on import).
 RETIRED_TAG = "deck::retired"
+# First-time importers find every notice in one subdeck and delete it in one step; users who
+# have the note keep its cards where they are, as Anki never moves a card on import.
+RETIRED_DECK = "Retired"
 RETIRED_FRONT = "**Retired:** this note is no longer part of the deck. Please delete it."
 RETIRED_CLOZE = "**Retired:** this note is no longer part of the deck: {deletions}."
 RETIRED_HOW = (
@@ -197,7 +200,7 @@ class _Reader:
         if fields is None:
             return None
         if "retired" in fields:
-            return self.read_retired(node, fields, deck, default_tags)
+            return self.read_retired(node, fields, default_tags)
         note_id = self.read_id(fields, node)
         front = self.text(fields, "front", node)
         cloze = self.text(fields, "cloze", node)
@@ -250,9 +253,10 @@ class _Reader:
         )
 
     def read_retired(
-        self, node: yaml.Node, fields: dict[str, yaml.Node], deck: str, default_tags: list[str]
+        self, node: yaml.Node, fields: dict[str, yaml.Node], default_tags: list[str]
     ) -> Note | None:
-        """A retired note, as the notice that replaces it: only its id, kind and tags count."""
+        """A retired note, as the notice that replaces it, in the subdeck of notices: only its
+        id, kind and tags count."""
         before = len(self.problems)
         note_id = self.read_id(fields, node)
         reason = self.text(fields, "retired", node)
@@ -273,7 +277,7 @@ class _Reader:
         return Note(
             id=note_id,
             location=self.at(node),
-            deck=deck,
+            deck=RETIRED_DECK,
             kind="cloze" if cloze else "basic",
             front="" if cloze else RETIRED_FRONT,
             cloze=cloze,

@@ -43,8 +43,8 @@ BASIC_BACK = """{{FrontSide}}
 <div class="back">
 {{Back}}
 {{#Code}}<div class="code">{{Code}}</div>{{/Code}}
-{{#Verified}}<div class="evidence">{{Verified}}</div>{{/Verified}}
 {{#Figure}}<div class="figure-box">{{Figure}}</div>{{/Figure}}
+{{#Verified}}<div class="provenance">{{Verified}}</div>{{/Verified}}
 </div>"""
 CLOZE_FRONT = '<div class="front">{{cloze:Text}}</div>'
 CLOZE_BACK = """<div class="front">{{cloze:Text}}</div>
@@ -177,11 +177,19 @@ def cards(note: RenderedNote) -> tuple[Card, ...]:
 
 
 def _fields(note: RenderedNote) -> dict[str, str]:
-    """The note's fields by name, in the note type's order."""
+    """The note's fields by name, in the note type's order.
+
+    The line naming the note's sources has no field of its own: a new field would make Anki
+    keep a second copy of the note type and stop updating users' notes (issue #15). It ends
+    the basic type's `Verified` field, which says how each note was checked, and the cloze
+    type's `Extra`.
+    """
     if note.kind == "basic":
-        values = [note.id, note.front, note.back, note.code, note.figure, note.verified]
+        evidence = f'<div class="evidence">{note.verified}</div>' if note.verified else ""
+        values = [note.id, note.front, note.back, note.code, note.figure, evidence + note.sources]
         return dict(zip(BASIC_FIELDS, values, strict=True))
-    return dict(zip(CLOZE_FIELDS, [note.id, note.front, note.back, note.figure], strict=True))
+    extra = note.back + note.sources
+    return dict(zip(CLOZE_FIELDS, [note.id, note.front, extra, note.figure], strict=True))
 
 
 _SECTION = re.compile(r"\{\{([#^])([^{}]+?)\}\}(.*?)\{\{/\2\}\}", re.DOTALL)

@@ -66,6 +66,7 @@ class RenderedNote:
     code: str
     figure: str
     verified: str
+    sources: str
     tags: tuple[str, ...]
     media: tuple[Media, ...]
 
@@ -151,6 +152,7 @@ def _render_note(
         code=to_html(code_to_html, note.code) if note.code else "",
         figure=figure_html,
         verified=html.escape(proof.line) if proof else "",
+        sources=sources_to_html(note.sources),
         tags=note.tags,
         media=tuple(dict.fromkeys(media)),
     )
@@ -183,6 +185,15 @@ def code_to_html(code: str) -> str:
 
     formatter = HtmlFormatter(cssclass=CODE_CLASS, nowrap=False)
     return str(highlight(code, PythonLexer(stripnl=False, ensurenl=False), formatter))
+
+
+def sources_to_html(sources: Sequence[str]) -> str:
+    """The one muted line on the back of a card that names what the note was checked against."""
+    if not sources:
+        return ""
+    label = "Source" if len(sources) == 1 else "Sources"
+    listed = " · ".join(html.escape(source) for source in sources)
+    return f'<div class="source">{label}: {listed}</div>'
 
 
 def figure_to_html(name: str, light: str, dark: str) -> str:

@@ -97,8 +97,8 @@ def stamp(
 
 def fingerprint(note: RenderedNote) -> str:
     """A hash of everything about a note that Anki stores: its fields and tags."""
-    content = [note.kind, note.front, note.back, note.code, note.figure, note.verified]
-    return _hash([*content, *note.tags])
+    fields = [note.front, note.back, note.code, note.figure, note.verified, note.sources]
+    return _hash([note.kind, *fields, *note.tags])
 
 
 def _hash(parts: Sequence[str]) -> str:

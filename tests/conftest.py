@@ -89,6 +89,7 @@ def rendered_note(note_id: str, back: str = "A.", media: tuple[Media, ...] = ())
         code="",
         figure="",
         verified="",
+        sources="",
         tags=("topic::detection",),
         media=media,
     )

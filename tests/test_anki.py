@@ -148,3 +148,104 @@ def test_a_retired_note_reaches_users_as_a_notice_they_can_find_and_delete(
         assert "merged into nms-threshold" in output.answer_text
     collection.remove_notes(found)  # what the notice asks the user to do
     assert [collection.get_note(n)["Id"] for n in collection.find_notes("")] == ["nms-threshold"]
+
+
+REVIEWED_DECK = """
+    deck: Detection
+    tags: [topic::detection]
+    notes:
+      - id: nms-removes
+        front: What does NMS remove?
+        back: {nms_back}{nms_sources}
+      - id: iou-touching
+        front: What is the IoU of two boxes that only touch?
+        back: Zero.{iou_sources}
+      - id: coco-thresholds
+        cloze: COCO averages AP over IoUs {{{{c1::0.50}}}} to {{{{c2::0.95}}}}.{coco_sources}
+      - id: anchor-trivia
+        front: Who drew the first anchor box?
+        back: Nobody remembers.{retired}
+{added}"""
+SOURCES = '\n        sources: ["{}"]'
+VERSION_2 = {
+    "nms_back": "Boxes of the same class whose IoU with a higher-scoring kept box exceeds the "
+    "threshold.",
+    "nms_sources": SOURCES.format("Neubeck and Van Gool 2006, Efficient NMS (ICPR), §2"),
+    "iou_sources": SOURCES.format("Everingham et al. 2010, The PASCAL VOC Challenge, §4.4"),
+    "coco_sources": SOURCES.format("Lin et al. 2014, Microsoft COCO (arXiv:1405.0312)"),
+    "retired": "\n        retired: trivia no interviewer asks",
+    "added": """
+      - id: iou-nested
+        front: What is the IoU of a box and a box inside it with half its area?
+        back: 0.5, the smaller area over the larger.
+        sources: ["Everingham et al. 2010, The PASCAL VOC Challenge, §4.4"]
+""",
+}
+VERSION_1 = {key: "" for key in VERSION_2} | {"nms_back": "Overlapping boxes."}
+
+
+def test_a_reviewed_deck_takes_corrections_sources_and_retirements_in_place(
+    make_project: MakeProject,
+    deckbuild: Callable[..., Run],
+    collection: Collection,
+    tmp_path: Path,
+) -> None:
+    root = make_project({"source/a.yaml": REVIEWED_DECK.format(**VERSION_1)})
+    assert deckbuild(root, "build").status == 0
+    import_package(collection, root / "dist" / "all.apkg")
+    for card_id in collection.find_cards(""):  # the user studies every card once
+        card = collection.get_card(card_id)
+        card.start_timer()
+        collection.sched.answerCard(card, 3)
+    before = {
+        collection.get_card(c).note()["Id"] + f"/{collection.get_card(c).ord}": (
+            c,
+            collection.get_card(c).did,
+        )
+        for c in collection.find_cards("")
+    }
+    note_types = collection.models.all_names_and_ids()
+
+    # Corrected, sourced, one note retired and one added: no --allow-breaking-changes needed.
+    root = make_project({"source/a.yaml": REVIEWED_DECK.format(**VERSION_2)})
+    run = deckbuild(root, "build")
+    assert run.status == 0, run.err
+    import_package(collection, root / "dist" / "all.apkg")
+
+    assert collection.models.all_names_and_ids() == note_types  # no second note type
+    ids = sorted(collection.get_note(n)["Id"] for n in collection.find_notes(""))
+    assert ids == sorted(
+        ["nms-removes", "iou-touching", "coco-thresholds", "anchor-trivia", "iou-nested"]
+    )
+    for key, (card_id, deck) in before.items():  # every card kept its place and its history
+        card = collection.get_card(card_id)
+        assert (card.did, card.reps) == (deck, 1), key
+        assert collection.db.scalar("select count() from revlog where cid = ?", card_id) == 1
+    (nms,) = collection.find_cards("Id:nms-removes")
+    answer = collection.get_card(nms).render_output().answer_text
+    assert "higher-scoring kept box" in answer
+    assert "Source: Neubeck and Van Gool 2006, Efficient NMS (ICPR), §2" in answer
+    assert "Source:" not in collection.get_card(nms).render_output().question_text
+    (coco_note,) = collection.find_notes("Id:coco-thresholds")
+    assert "Lin et al. 2014" in collection.get_note(coco_note)["Extra"]
+    (trivia,) = collection.find_cards("Id:anchor-trivia")
+    assert "no longer part of the deck" in collection.get_card(trivia).render_output().question_text
+    assert collection.get_card(trivia).did == before["anchor-trivia/0"][1]  # where the user had it
+
+    # Someone importing the corrected deck for the first time finds the notice in its own
+    # subdeck, which they can delete in one step.
+    (tmp_path / "fresh").mkdir()
+    fresh = Collection(str(tmp_path / "fresh" / "collection.anki2"))
+    try:
+        import_package(fresh, root / "dist" / "all.apkg")
+        deck_of = {
+            fresh.get_card(c).note()["Id"]: fresh.decks.name(fresh.get_card(c).did)
+            for c in fresh.find_cards("")
+        }
+        assert deck_of.pop("anchor-trivia") == "Test Deck::Retired"
+        assert set(deck_of.values()) == {"Test Deck::Detection"}
+        assert fresh.find_cards('"deck:Test Deck::Retired"') == fresh.find_cards(
+            "tag:deck::retired"
+        )
+    finally:
+        fresh.close()

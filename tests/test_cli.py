@@ -112,8 +112,8 @@ def test_bad_input_exits_2_names_every_problem_and_leaves_dist_alone(
     assert run.err.splitlines() == [
         "source/detection.yaml:4: iou-touching: missing key 'front' (or 'cloze' for a cloze note)",
         "source/detection.yaml:5: iou-touching: unknown key 'fornt' in a note (did you mean "
-        "'front'?); known keys: id, front, back, cloze, refs, tags, level, figure, code, tests, "
-        "long, retired",
+        "'front'?); known keys: id, front, back, cloze, refs, sources, tags, level, figure, code, "
+        "tests, long, retired",
         "source/detection.yaml:14: code-double: 'level' must be one of easy, medium, hard, not '3'",
         "source/other.yaml:3: x: missing key 'back' (the answer)",
         "deckbuild: 4 problem(s) in the input; nothing was written",

@@ -100,6 +100,11 @@ def test_backs_are_short_unless_the_note_says_why() -> None:
     assert too_long == []
 
 
+def test_every_live_note_names_the_sources_it_was_checked_against() -> None:
+    unsourced = [describe(n) for n in NOTES if RETIRED_TAG not in n.tags and not n.sources]
+    assert unsourced == []
+
+
 def test_code_notes_are_tagged_kind_code() -> None:
     assert [describe(n) for n in NOTES if n.code and "kind::code" not in n.tags] == []
 

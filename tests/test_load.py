@@ -94,13 +94,63 @@ def test_a_code_note_is_tagged_kind_code_and_keeps_its_cases(make_project: MakeP
     assert str(first.location) == "source/a.yaml:11"
 
 
+def test_a_note_names_its_sources_as_a_list_of_one_line_texts(make_project: MakeProject) -> None:
+    sourced = IOU.replace(
+        "        level: easy\n",
+        "        sources:\n"
+        "          - Everingham et al. 2010, The PASCAL VOC Challenge (IJCV 88), §4.4\n"
+        "          - Lin et al. 2014, Microsoft COCO (arXiv:1405.0312), §5\n"
+        "        level: easy\n",
+    )
+    note = only_note(make_project({"source/detection.yaml": sourced}))
+    assert note.sources == (
+        "Everingham et al. 2010, The PASCAL VOC Challenge (IJCV 88), §4.4",
+        "Lin et al. 2014, Microsoft COCO (arXiv:1405.0312), §5",
+    )
+
+
+def test_sources_that_are_not_a_list_of_one_line_texts_are_errors(
+    make_project: MakeProject,
+) -> None:
+    root = make_project(
+        {
+            "source/a.yaml": """
+                deck: A
+                notes:
+                  - id: one-text
+                    front: Q?
+                    back: A.
+                    sources: He et al. 2016, Deep Residual Learning
+                  - id: blank-and-nested
+                    front: Q2?
+                    back: A.
+                    sources:
+                      - "  "
+                      - [He et al. 2016]
+                      - |
+                        two
+                        lines
+            """
+        }
+    )
+    assert problems_of(root) == [
+        "source/a.yaml:6: one-text: 'sources' must be a list",
+        "source/a.yaml:11: blank-and-nested: '  ' in 'sources' is not a source (author, year, "
+        "title, section)",
+        "source/a.yaml:12: blank-and-nested: '<not a name>' in 'sources' is not a source "
+        "(author, year, title, section)",
+        "source/a.yaml:13: blank-and-nested: 'two\nlines\n' in 'sources' is not a source "
+        "(author, year, title, section)",
+    ]
+
+
 def test_an_unknown_key_is_an_error_with_a_suggestion(make_project: MakeProject) -> None:
     root = make_project(
         {"source/a.yaml": "deck: A\nnotes:\n  - id: x\n    front: Q?\n    bakc: A.\n"}
     )
     assert problems_of(root) == [
         "source/a.yaml:5: x: unknown key 'bakc' in a note (did you mean 'back'?); known keys: "
-        "id, front, back, cloze, refs, tags, level, figure, code, tests, long, retired",
+        "id, front, back, cloze, refs, sources, tags, level, figure, code, tests, long, retired",
         "source/a.yaml:3: x: missing key 'back' (the answer)",
     ]
 
@@ -255,7 +305,7 @@ def test_notes_are_numbered_in_file_order(make_project: MakeProject) -> None:
     assert [(n.id, n.position) for n in load(root).notes] == [("first", 0), ("second", 1)]
 
 
-def test_a_retired_note_becomes_a_notice_with_its_old_id_kind_deck_and_tags(
+def test_a_retired_note_becomes_a_notice_with_its_old_id_kind_and_tags_in_the_retired_deck(
     make_project: MakeProject,
 ) -> None:
     root = make_project(
@@ -283,7 +333,7 @@ def test_a_retired_note_becomes_a_notice_with_its_old_id_kind_deck_and_tags(
     assert (code.id, code.kind, code.deck, str(code.location)) == (
         "code-add",
         "basic",
-        "Coding",
+        "Retired",
         "source/a.yaml:4",
     )
     assert code.tags == ("topic::algorithms", "level::easy", "kind::code", "deck::retired")

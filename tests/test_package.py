@@ -118,13 +118,22 @@ def test_cards_are_filled_in_exactly_as_anki_fills_them(tmp_path: Path) -> None:
             code='<div class="highlight"><pre>x = 1</pre></div>',
             verified="Verified: 3 cases",
             figure='<img class="figure" src="f.png">',
+            sources='<div class="source">Source: He et al. 2016 &amp; more</div>',
         ),
+        replace(rendered_note("sourced"), sources='<div class="source">Source: X</div>'),
         replace(
             cloze,
             front="<p>{{c1::IoU}} over a {{c3::threshold::a number}}; {{c1::again}}, "
             "'quoted' {{c3::<code>x &lt; y</code>\nor é}}</p>",
         ),
         replace(cloze, id="bare-cloze", front="{{c2::only}} this", back=""),
+        replace(
+            cloze,
+            id="sourced-cloze",
+            front="{{c1::IoU}}",
+            back="",
+            sources='<div class="source">Source: Y</div>',
+        ),
     ]
     (tmp_path / "anki").mkdir()
     collection = Collection(str(tmp_path / "anki" / "collection.anki2"))
@@ -150,5 +159,27 @@ def test_cards_are_filled_in_exactly_as_anki_fills_them(tmp_path: Path) -> None:
         ("coded", 1),
         ("no-back", 1),
         ("plain", 1),
+        ("sourced", 1),
+        ("sourced-cloze", 1),
     ]
     assert ours == shown
+
+
+def test_the_source_line_ends_the_back_and_never_shows_on_the_front() -> None:
+    line = '<div class="source">Source: He et al. 2016</div>'
+    coded = replace(
+        rendered_note("coded"),
+        code='<div class="highlight"><pre>x = 1</pre></div>',
+        verified="Verified: 3 cases",
+        figure='<img class="figure" src="f.png">',
+        sources=line,
+    )
+    cloze = replace(rendered_note("cloze"), kind="cloze", front="{{c1::IoU}}", sources=line)
+    for note in (coded, cloze, replace(rendered_note("plain"), sources=line)):
+        (card,) = cards(note)
+        assert line not in card.question
+        assert card.answer.count(line) == 1
+    (card,) = cards(coded)
+    # Below the answer, its code and its figure, after the line saying how the code was checked.
+    order = [card.answer.index(part) for part in ("x = 1", "f.png", "Verified: 3", "Source:")]
+    assert order == sorted(order)

@@ -79,3 +79,20 @@ def test_a_cloze_note_keeps_its_deletions_in_the_front_field() -> None:
     ).notes
     assert "{{c1::IoU}}" in rendered.front
     assert rendered.back == ""
+
+
+def test_sources_become_one_escaped_line_on_the_back() -> None:
+    sources = ("He et al. 2016, Deep Residual Learning, §3.3", "Docs <v2> & co")
+    (one, two, none) = render(
+        [note(sources=sources[:1]), note(id="m", sources=sources), note(id="k")],
+        evidence={},
+        figures={},
+    ).notes
+    assert one.sources == (
+        '<div class="source">Source: He et al. 2016, Deep Residual Learning, §3.3</div>'
+    )
+    assert two.sources.endswith(
+        "Sources: He et al. 2016, Deep Residual Learning, §3.3 · Docs &lt;v2&gt; &amp; co</div>"
+    )
+    assert none.sources == ""
+    assert "Source" not in one.front + one.back
