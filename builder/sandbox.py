@@ -171,11 +171,13 @@ class _Worker:
     """One warm `harness.py` process and the pipes to it."""
 
     def __init__(self) -> None:
+        # What the worker itself prints (not its jobs): why it could not start, if it could not.
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115  (closed in kill)
         self.process = subprocess.Popen(
             [sys.executable, "-I", "-B", str(HARNESS)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.errors,
             cwd="/",
             env=_worker_environment(),
             start_new_session=True,
@@ -215,16 +217,22 @@ class _Worker:
             if ready:
                 chunk = os.read(fd, min(size - len(data), 1 << 20))
                 if not chunk:
-                    raise _Dead("its worker ended unexpectedly")
+                    raise _Dead(f"its worker ended unexpectedly{self._last_words()}")
                 data += chunk
         return bytes(data)
+
+    def _last_words(self) -> str:
+        self.process.wait()
+        self.errors.seek(0)
+        lines = self.errors.read().decode("utf-8", "replace").strip().splitlines()
+        return f" ({lines[-1][:300]})" if lines else ""
 
     def kill(self) -> None:
         # The whole group: the worker and the job it forked, which may not leave the group.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
-        for pipe in (self.process.stdin, self.process.stdout):
+        for pipe in (self.process.stdin, self.process.stdout, self.errors):
             if pipe is not None:
                 with contextlib.suppress(OSError):
                     pipe.close()
