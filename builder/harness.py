@@ -148,6 +148,9 @@ Send = Callable[[Mapping[str, Any]], None]
 def serve() -> int:
     """Answer frames on stdin until it closes."""
     readable = readable_roots()
+    # The builder stops a worker with SIGTERM: it then kills and reaps its job before it ends,
+    # so that no job is left behind, not even as a zombie.
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
     # Frames go out on a descriptor of their own; anything printed goes to stderr instead.
     frames = os.dup(1)
     os.dup2(2, 1)
@@ -196,6 +199,7 @@ def run_one(request: Mapping[str, Any], readable: Sequence[str]) -> dict[str, An
         try:
             # Dies with the worker, whatever kills it (the worker is single-threaded).
             ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.dup2(report_w, REPORT_FD)
             os.dup2(output_w, 1)
             os.dup2(output_w, 2)
@@ -215,6 +219,18 @@ def run_one(request: Mapping[str, Any], readable: Sequence[str]) -> dict[str, An
             os._exit(status)
     os.close(report_w)
     os.close(output_w)
+    try:
+        return _collect(pid, report_r, output_r, caps)
+    finally:
+        # Whatever happened (a SIGTERM from the builder included), the job ends with its run.
+        with contextlib.suppress(ChildProcessError, ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(report_r)
+        os.close(output_r)
+
+
+def _collect(pid: int, report_r: int, output_r: int, caps: Mapping[str, Any]) -> dict[str, Any]:
     deadline = time.monotonic() + caps["timeout"]
     report, output = bytearray(), bytearray()
     flooded = {
@@ -236,8 +252,6 @@ def run_one(request: Mapping[str, Any], readable: Sequence[str]) -> dict[str, An
     _, status = os.waitpid(pid, 0)
     if stopped == PARENT_GONE:
         sys.exit(0)
-    os.close(report_r)
-    os.close(output_r)
     return {
         "report": base64.b64encode(bytes(report[: caps["report_bytes"]])).decode(),
         "output": base64.b64encode(bytes(output[: caps["output_bytes"]])).decode(),

@@ -228,9 +228,20 @@ class _Worker:
         return f" ({lines[-1][:300]})" if lines else ""
 
     def kill(self) -> None:
-        # The whole group: the worker and the job it forked, which may not leave the group.
+        # SIGTERM first: the worker then kills and reaps its job, leaving not even a zombie.
+        # Then SIGKILL to the whole group (the worker and its job, which may not leave the
+        # group), in case the worker did not end in time.
+        # The worker is reaped only after that, so that its group id cannot be reused meanwhile.
+        pid = self.process.pid
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_WITHIN_S
+        while time.monotonic() < deadline:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                break
+            time.sleep(0.002)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
         self.process.wait()
         for pipe in (self.process.stdin, self.process.stdout, self.errors):
             if pipe is not None:
