@@ -61,9 +61,15 @@ matplotlib.use("Agg")
 
 import matplotlib.font_manager
 import numpy as np
-import pyseccomp
 from matplotlib.figure import Figure as Canvas
 from PIL import Image
+
+NO_SECCOMP = ""
+try:  # Missing, it is a wall that cannot be raised, reported as such rather than a crash.
+    import pyseccomp
+except (ImportError, RuntimeError) as error:  # RuntimeError: pyseccomp found no libseccomp
+    pyseccomp = None
+    NO_SECCOMP = str(error)
 
 REPORT_FD = 3
 PARENT_GONE = "the builder has gone"
@@ -389,6 +395,8 @@ def _folder(libc: ctypes.CDLL, folder: str, size_mib: int) -> None:
 
 
 def _seccomp() -> None:
+    if pyseccomp is None:
+        raise OSError(errno.ENOSYS, f"no seccomp filter ({NO_SECCOMP})")
     rules = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
     refused = pyseccomp.ERRNO(errno.EPERM)
     for name in REFUSED_CALLS:
