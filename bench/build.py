@@ -266,7 +266,7 @@ def floor_spec(project: Path, jobs: int, into: Path) -> Path:
     Runs the stages in this process, from the warm caches the builds left behind, wired as
     `deckbuild build` wires them.
     """
-    from builder import package
+    from builder import notetypes, package
     from builder.figures import draw
     from builder.load import load
     from builder.recipes import load_recipes, select
@@ -284,24 +284,16 @@ def floor_spec(project: Path, jobs: int, into: Path) -> Path:
         media_dir=project / "source" / "media",
         cache_dir=cache,
     ).notes
-    # The builder's note types (their names are private to builder.package, and cost nothing).
     note_types = {
-        "basic": {
-            "id": package.BASIC_NOTE_TYPE_ID,
-            "name": "CV Interview Prep: Basic",
-            "fields": package.BASIC_FIELDS,
-            "front": package.BASIC_FRONT,
-            "back": package.BASIC_BACK,
-            "cloze": False,
-        },
-        "cloze": {
-            "id": package.CLOZE_NOTE_TYPE_ID,
-            "name": "CV Interview Prep: Cloze",
-            "fields": package.CLOZE_FIELDS,
-            "front": package.CLOZE_FRONT,
-            "back": package.CLOZE_BACK,
-            "cloze": True,
-        },
+        kind: {
+            "id": note_type.id,
+            "name": note_type.name,
+            "fields": note_type.fields,
+            "front": note_type.front,
+            "back": note_type.back,
+            "cloze": kind == "cloze",
+        }
+        for kind, note_type in notetypes.note_types().items()
     }
     files = []
     for recipe in load_recipes(project).recipes:
@@ -311,11 +303,7 @@ def floor_spec(project: Path, jobs: int, into: Path) -> Path:
         for note in rendered:
             if note.id not in chosen:
                 continue
-            fields = (
-                [note.id, note.front, note.back, note.code, note.figure, note.verified]
-                if note.kind == "basic"
-                else [note.id, note.front, note.back, note.figure]
-            )
+            fields = list(notetypes.fields(note).values())
             decks.setdefault(f"{recipe.name}::{note.deck}", []).append(
                 {
                     "kind": note.kind,
@@ -340,7 +328,7 @@ def floor_spec(project: Path, jobs: int, into: Path) -> Path:
     into.mkdir(parents=True, exist_ok=True)
     spec = into / "floor.json"
     spec.write_text(
-        json.dumps({"css": package.card_css(), "note_types": note_types, "files": files}),
+        json.dumps({"css": notetypes.card_css(), "note_types": note_types, "files": files}),
         encoding="utf-8",
     )
     return spec

@@ -209,7 +209,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args: argparse.Namespace, context: Context) -> int:
-    from builder.package import note_type_schemas, note_type_texts, package
+    from builder.notetypes import note_type_schemas, note_type_texts
+    from builder.package import package
     from builder.publish import exclusive, publish
     from builder.release import guard
     from builder.stamps import read_lock, stamp, write_lock

@@ -42,7 +42,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from builder.notes import Note
+from builder.notes import Media, Note
 from builder.problems import Location, Problem
 
 WIDTH_IN = 3.6
@@ -54,14 +54,6 @@ MAX_PNG_BYTES = 150_000
 TIMEOUT_S = 120.0
 # Versions of what turns a script into bytes; a new one may draw different pixels.
 _RENDERERS = ("matplotlib", "numpy", "pillow")
-
-
-@dataclass(frozen=True)
-class Media:
-    """A file that ships with the deck: a flat, unique, content-hashed `name` and its `path`."""
-
-    name: str
-    path: Path
 
 
 @dataclass(frozen=True)

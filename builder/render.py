@@ -21,8 +21,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from builder.figures import Figure, Media
-from builder.notes import Note, NoteKind
+from builder.figures import Figure
+from builder.notes import Media, Note, NoteKind
 from builder.problems import Problem
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.package import card_css
+from builder.notetypes import card_css
 from tests.conftest import MakeProject, Run
 
 Deckbuild = Callable[..., Run]

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from builder import package as packaging
+from builder import notetypes
 from builder.load import load
 from builder.notes import Note
-from builder.package import guid, note_type_schemas
+from builder.notetypes import note_type_schemas
+from builder.package import guid
 from builder.problems import Location
 from builder.release import guard
 from builder.stamps import Lock, Stamp, read_lock
@@ -136,8 +137,8 @@ def test_a_note_that_changes_kind_is_refused_at_its_line(
 def test_a_changed_note_type_schema_is_refused(
     released: Path, deckbuild: Deckbuild, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    renamed = tuple("Question" if f == "Front" else f for f in packaging.BASIC_FIELDS)
-    monkeypatch.setattr(packaging, "BASIC_FIELDS", renamed)
+    renamed = tuple("Question" if f == "Front" else f for f in notetypes.BASIC.fields)
+    monkeypatch.setattr(notetypes, "BASIC", replace(notetypes.BASIC, fields=renamed))
 
     run = deckbuild(released, "build")
 
@@ -146,7 +147,7 @@ def test_a_changed_note_type_schema_is_refused(
         "notes.lock:4: note type 'basic' would change its fields from Id, Front, Back, Code, "
         "Figure, Verified to Id, Question, Back, Code, Figure, Verified: Anki would keep a second "
         "copy of the note type and stop updating users' notes. Restore it in "
-        "builder/package.py, or see the README ('Releasing an update') for when a new note type "
+        "builder/notetypes.py, or see the README ('Releasing an update') for when a new note type "
         "is worth that"
     )
 
