@@ -29,11 +29,14 @@ NOTES = """
     tags: [topic::detection]
     notes:
       - id: iou-touching
+        sources: [Fixture 2026]
         front: What is the IoU of two boxes that only touch?
         back: Zero, the intersection has no area.
       - id: nms-cloze
+        sources: [Fixture 2026]
         cloze: NMS drops boxes whose {{c1::IoU}} with a kept box exceeds a {{c2::threshold}}.
       - id: nms-threshold
+        sources: [Fixture 2026]
         front: What does the NMS threshold trade off?
         back: Recall of nearby objects against duplicate boxes.
 """
@@ -127,7 +130,7 @@ def test_a_note_that_changes_kind_is_refused_at_its_line(
 
     assert run.status == 2
     assert run.err.splitlines()[0] == (
-        "source/detection.yaml:9: nms-threshold: was released as a basic note and is now a "
+        "source/detection.yaml:11: nms-threshold: was released as a basic note and is now a "
         "cloze note: Anki skips an update that changes a note's type, so users would never see "
         "it. Keep it a basic note, or retire this id (keeping its 'front') and add the new note "
         "under a new id"

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from builder import sandbox
+from builder.cache import Store
 from builder.notes import Case, Note
 from builder.notes import Tests as CodeTests  # as `Tests`, pytest would try to collect it
 from builder.problems import Location
@@ -42,7 +43,7 @@ def answer(note_id: str, body: str, *, timeout: float = 5.0, expect: object = 0)
 
 
 def run(tmp_path: Path, *notes: Note) -> Verification:
-    return verify(notes, cache_dir=tmp_path / "cache", jobs=2)
+    return verify(notes, cache=Store(tmp_path / "cache"), jobs=2)
 
 
 def only_failure(tmp_path: Path, note: Note) -> Failure:
