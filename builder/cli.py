@@ -55,6 +55,7 @@ class Context:
     jobs: int
     out: TextIO
     err: TextIO
+    weaker_sandbox: bool = False  # run code even where a wall of the sandbox cannot be raised
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         jobs=max(1, args.jobs or os.cpu_count() or 1),
         out=sys.stdout,
         err=sys.stderr,
+        weaker_sandbox=getattr(args, "accept_weaker_sandbox", False),
     )
     try:
         with _sigterm_as_interrupt(), _few_collections():
@@ -128,6 +130,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--jobs", type=int, default=0, metavar="N", help="parallel workers (default: all cores)"
+    )
+    common.add_argument(
+        "--accept-weaker-sandbox",
+        action="store_true",
+        help="RISKY: run code answers and figure scripts even where this machine cannot raise "
+        "every wall of the sandbox (no Landlock, namespaces or seccomp), so that they may read "
+        "your files or reach the network",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -331,6 +340,7 @@ def _run(args: argparse.Namespace, context: Context, until: Until) -> Result:
         allow_breaking_changes=args.allow_breaking_changes,
         strict=args.strict,
         jobs=context.jobs,
+        weaker_sandbox=context.weaker_sandbox,
         preview_dir=getattr(args, "out", PREVIEW),
         on_progress=progress,
         on_wait=wait,
@@ -355,6 +365,8 @@ def _report(request: Request, result: Result, context: Context) -> None:
     for failure in result.failures:
         print(failure.report, file=err)
         print(file=err)
+    for problem in result.failed_figures:
+        print(problem, file=err)
     if not request.strict:
         for warning in sorted(result.warnings, key=lambda p: (p.location, p.message)):
             print(f"warning: {warning}", file=err)
@@ -372,6 +384,9 @@ def _report(request: Request, result: Result, context: Context) -> None:
     if result.failures:
         failed = _count(result.failed_answers, "code answer")
         print(f"deckbuild: {failed} failed verification; {nothing}", file=err)
+    if result.failed_figures:
+        count = len(result.failed_figures)
+        print(f"deckbuild: {count} figure script(s) failed; {nothing}", file=err)
     soft = set(result.warnings)
     input_problems = [p for p in result.problems if p not in breaking and p not in soft]
     if input_problems:

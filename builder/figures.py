@@ -13,26 +13,25 @@ A figure script is one short module:
         iou = code["code-iou"].iou          # the note's `code`, run as a module
         ...
 
-Each script runs in its own Python process (Agg backend), once per variant, on a fresh
-`matplotlib.figure.Figure`. The PNGs are palette-quantized and carry no metadata, so equal inputs
-give equal bytes; they are cached under a hash of everything that can change them and named by
-a hash of their content, so a changed figure reaches users as a new file.
+Each script runs in the sandbox (`builder.sandbox`, the same walls and limits as a code answer:
+no network, no files outside its own folder, a scrubbed environment), once per variant, on a
+fresh `matplotlib.figure.Figure` (Agg backend); it gets the sources of the project modules it
+imports, since it cannot read the figures folder, and sends back its PNGs. The PNGs are
+palette-quantized and carry no metadata, so equal inputs give equal bytes; they are cached under
+a hash of everything that can change them and named by a hash of their content, so a changed
+figure reaches users as a new file.
 """
 
 from __future__ import annotations
 
 import ast
+import base64
+import binascii
 import difflib
 import functools
 import hashlib
-import io
-import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import traceback
+import threading
 import types
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +40,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from builder import sandbox
 from builder.cache import Store, digest
 from builder.notes import Media, Note
 from builder.problems import Location, Problem
@@ -52,6 +52,7 @@ VARIANTS = ("light", "dark")
 PALETTE_COLORS = 256
 MAX_PNG_BYTES = 150_000
 TIMEOUT_S = 120.0
+MEMORY_MIB = 1024  # on top of the warm worker's: matplotlib at 720 px needs little
 # Versions of what turns a script into bytes; a new one may draw different pixels.
 _RENDERERS = ("matplotlib", "numpy", "pillow")
 
@@ -72,6 +73,9 @@ class Drawing:
     figures: Mapping[str, Figure]
     problems: tuple[Problem, ...]
     drawn: int
+    # Those of `problems` that are scripts which ran and failed or were stopped: failed jobs,
+    # as a failing code answer is, rather than bad input.
+    failed: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class _Job:
 
     name: str
     script: Path
+    modules: tuple[Path, ...]  # the project modules it imports, directly or not
     code: Mapping[str, str]
     key: str
     named_by: Note
@@ -91,6 +96,7 @@ def draw(
     figures_dir: Path,
     cache: Store,
     jobs: int = 2,
+    weaker_sandbox: bool = False,
     unverified: Collection[str] = (),
 ) -> Drawing:
     """Draws every figure that `notes` name, from `figures_dir/<name>.py`, into `cache`.
@@ -100,7 +106,8 @@ def draw(
     script that fails or a PNG over MAX_PNG_BYTES is a Problem at the note that names the figure;
     `notes` must include the code notes that figures use; a figure that uses one of
     `unverified` (answers that failed their tests) is left out, without a problem of its own.
-    At most `jobs` scripts run at once.
+    At most `jobs` scripts run at once. With `weaker_sandbox`, scripts run even where the
+    sandbox cannot raise every wall.
     """
     naming: dict[str, list[Note]] = {}
     for note in sorted(notes, key=lambda n: n.location):
@@ -144,17 +151,19 @@ def draw(
             to_draw.append(job)
         else:
             figures[job.name] = cached
+    stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
-        results = list(pool.map(lambda job: _run(job, figures_dir, cache), to_draw))
+        results = list(pool.map(lambda job: _run(job, cache, stop, weaker_sandbox), to_draw))
     finally:
-        # After Ctrl-C or SIGTERM (a KeyboardInterrupt here) no queued figure starts; the ones
-        # drawing end with it (a terminal's Ctrl-C reaches their process group) or soon after.
+        # After Ctrl-C or SIGTERM (a KeyboardInterrupt here) no queued figure starts and the
+        # ones drawing are killed, so that the build stops at once.
+        stop.set()
         pool.shutdown(cancel_futures=True)
+    failed = [result for result in results if isinstance(result, Problem)]
+    problems += failed
     for job, result in zip(to_draw, results, strict=True):
-        if isinstance(result, Problem):
-            problems.append(result)
-        else:
+        if not isinstance(result, Problem):
             figures[job.name] = result
 
     for job in planned:
@@ -165,7 +174,10 @@ def draw(
                 del figures[job.name]
     ordered = {name: figures[name] for name in sorted(figures)}
     return Drawing(
-        types.MappingProxyType(ordered), tuple(sorted(problems, key=_by_place)), len(to_draw)
+        types.MappingProxyType(ordered),
+        tuple(sorted(problems, key=_by_place)),
+        len(to_draw),
+        tuple(sorted(failed, key=_by_place)),
     )
 
 
@@ -212,7 +224,7 @@ def _plan(
         message = f"{failed} draws with the code of {listed}, but there is no such code note"
         return Problem(note.location, message, note.id)
     used = {note_id: str(code[note_id]) for note_id in uses}
-    return _Job(name, script, used, _cache_key(script, imports, used), note)
+    return _Job(name, script, tuple(imports), used, _cache_key(script, imports, used), note)
 
 
 def _declared_uses(tree: ast.Module) -> tuple[str, ...] | None:
@@ -306,7 +318,7 @@ def _cache_key(script: Path, imports: Sequence[Path], code: Mapping[str, str]) -
         digest.update(f"{label}\0{len(data)}\0".encode())
         digest.update(data)
 
-    add("drawer", Path(__file__).read_bytes())
+    add("drawer", Path(__file__).read_bytes() + sandbox.HARNESS.read_bytes())
     add("python", sys.version.encode())
     for package, version in _renderer_versions():
         add(package, version.encode())
@@ -341,55 +353,64 @@ def _cached(job: _Job, cache: Store) -> Figure | None:
     return Figure(job.name, light, dark)
 
 
-def _run(job: _Job, figures_dir: Path, cache: Store) -> Figure | Problem:
-    """Runs one script in a fresh process; its PNGs are stored only when both drew."""
-    work = Path(tempfile.mkdtemp(prefix="deckbuild-drawing-"))
-    try:
-        return _run_in(work, job, figures_dir, cache)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _run_in(work: Path, job: _Job, figures_dir: Path, cache: Store) -> Figure | Problem:
+def _run(job: _Job, cache: Store, stop: threading.Event, weaker: bool) -> Figure | Problem:
+    """Draws one script in the sandbox; its PNGs go into the cache only when both drew."""
     request = {
-        "script": str(job.script.resolve()),
-        "figures_dir": str(figures_dir.resolve()),
+        "role": "figure",
+        "name": job.name,
+        "script": {"name": _shown(job.script), "source": job.script.read_text(encoding="utf-8")},
+        "modules": {
+            module.stem: {"name": _shown(module), "source": module.read_text(encoding="utf-8")}
+            for module in job.modules
+        },
         "code": dict(job.code),
-        "out": str(work.resolve()),
+        "width_in": WIDTH_IN,
+        "height_in": DEFAULT_HEIGHT_IN,
+        "dpi": DPI,
+        "variants": list(VARIANTS),
+        "colors": PALETTE_COLORS,
     }
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    env.update(MPLBACKEND="Agg", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    limits = sandbox.Limits(timeout=TIMEOUT_S, memory_mib=MEMORY_MIB)
+    outcome = sandbox.run(request, limits, stop=stop, weaker=weaker)
     note = job.named_by
-    failed = f"figure '{job.name}' failed: {_shown(job.script)}"
-    try:
-        finished = subprocess.run(
-            [sys.executable, "-m", "builder.figures"],
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            cwd=work,
-            env=env,
-            timeout=TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired:
-        return Problem(note.location, f"{failed} ran longer than {TIMEOUT_S:.0f} s", note.id)
-    if finished.returncode != 0:
-        shown_dir = _shown(figures_dir).rstrip("/") + "/"
-        report = finished.stderr.strip().replace(str(figures_dir.resolve()) + os.sep, shown_dir)
-        return Problem(note.location, f"{failed}\n{report}", note.id)
-
+    if outcome.stopped is not None:
+        output = "".join(f"\n    {line}" for line in outcome.output.splitlines()[:10])
+        stopped = f"figure '{job.name}' ({_shown(job.script)}) {outcome.stopped}{output}"
+        return Problem(note.location, stopped, note.id)
+    pngs = _pngs(outcome)
+    if isinstance(pngs, str):
+        failed = f"figure '{job.name}' failed: {_shown(job.script)}"
+        return Problem(note.location, f"{failed}{pngs}", note.id)
     entry = {}
     for variant in VARIANTS:
-        data = (work / f"{variant}.png").read_bytes()
+        data = pngs[variant]
         name = f"fig-{job.name}-{variant}-{hashlib.sha256(data).hexdigest()[:10]}.png"
         entry[variant] = [name, cache.put_blob(data)]
     cache.put(STAGE, job.key[:40], entry)
     drawn = _cached(job, cache)
     if drawn is None:
-        return Problem(note.location, f"{failed}: its PNGs could not be stored", note.id)
+        return Problem(note.location, f"figure '{job.name}': its PNGs could not be stored", note.id)
     return drawn
+
+
+def _pngs(outcome: sandbox.Outcome) -> dict[str, bytes] | str:
+    """The two PNGs a finished script drew, or what went wrong, to follow the headline."""
+    for message in outcome.messages:
+        end = message.get("end")
+        if isinstance(end, dict) and end.get("step") == "figure":
+            result: Any = end.get("result")
+            try:
+                if "error" in result:
+                    error = result["error"]
+                    broke = [f"stopped: {error['broke']}"] if error.get("broke") else []
+                    return "".join(f"\n{line}" for line in [*broke, str(error["text"] or "")])
+                drawn = result["value"]
+                return {
+                    variant: base64.b64decode(drawn[variant], validate=True) for variant in VARIANTS
+                }
+            except (TypeError, KeyError, ValueError, binascii.Error):
+                break
+    return ": its run sent a malformed report"
 
 
 def _oversized(figure: Figure, note: Note) -> Problem | None:
@@ -410,70 +431,3 @@ def _shown(path: Path) -> str:
         return path.resolve().relative_to(Path.cwd()).as_posix()
     except ValueError:
         return path.as_posix()
-
-
-# --- The drawing process: `python -m builder.figures` reads one request on stdin. ---
-
-
-def _draw_here(request: Mapping[str, Any]) -> None:
-    """Draws both variants of one script into `request["out"]` as `<variant>.png`."""
-    import importlib.util
-
-    import matplotlib
-    from matplotlib.figure import Figure as Canvas
-
-    matplotlib.use("Agg")
-    sys.path.insert(0, request["figures_dir"])
-    code = {}
-    for note_id, source in request["code"].items():
-        module = types.ModuleType(note_id.replace("-", "_"))
-        exec(compile(source, f"<code of note {note_id}>", "exec"), module.__dict__)
-        code[note_id] = module
-    script = Path(request["script"])
-    spec = importlib.util.spec_from_file_location(f"figure_{script.stem}", script)
-    assert spec is not None and spec.loader is not None
-    figure_module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(figure_module)
-    if not callable(getattr(figure_module, "draw", None)):
-        raise TypeError(f"{script.name} defines no function draw(fig, variant, code)")
-    height = float(getattr(figure_module, "HEIGHT", DEFAULT_HEIGHT_IN))
-    for variant in VARIANTS:
-        matplotlib.rcdefaults()
-        fig = Canvas(figsize=(WIDTH_IN, height), dpi=DPI, layout="constrained")
-        figure_module.draw(fig, variant, types.MappingProxyType(code))
-        if tuple(fig.get_size_inches()) != (WIDTH_IN, height):
-            raise ValueError(f"{script.name} changed the figure size; set HEIGHT instead")
-        raw = io.BytesIO()
-        fig.savefig(raw, format="png", dpi=DPI, metadata={"Software": None})
-        (Path(request["out"]) / f"{variant}.png").write_bytes(_quantized(raw.getvalue()))
-
-
-def _quantized(png: bytes) -> bytes:
-    """The PNG with at most PALETTE_COLORS colours and no metadata chunks."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(png)) as image:
-        rgb = image.convert("RGB")
-    paletted = rgb.quantize(
-        colors=PALETTE_COLORS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
-    )
-    out = io.BytesIO()
-    paletted.save(out, format="PNG", optimize=True)
-    return out.getvalue()
-
-
-def _main() -> int:
-    try:
-        _draw_here(json.load(sys.stdin))
-    except BaseException as error:
-        # Only the script's own frames help its author; the drawing process's are noise.
-        frames = traceback.extract_tb(error.__traceback__)
-        own = [f for f in frames if f.filename != __file__ and not f.filename.startswith("<frozen")]
-        lines = traceback.format_list(own) + traceback.format_exception_only(error)
-        sys.stderr.write("Traceback (most recent call last):\n" + "".join(lines))
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main())

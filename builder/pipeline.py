@@ -66,6 +66,7 @@ class Request:
     allow_breaking_changes: bool = False
     strict: bool = False  # warnings are errors
     jobs: int = 2
+    weaker_sandbox: bool = False  # run code even where a wall of the sandbox cannot be raised
     preview_dir: str = PREVIEW
     # Called as a stage makes progress, with its name, how many are done and of how many.
     on_progress: Callable[[str, int, int], None] = _ignore
@@ -90,6 +91,7 @@ class Result:
     lock: Lock | None = None  # the lock this build keeps (or would keep)
     problems: tuple[Problem, ...] = ()
     breaking: tuple[Problem, ...] = ()  # what the release guard refuses
+    failed_figures: tuple[Problem, ...] = ()  # scripts that ran and failed, as answers fail
     warnings: tuple[Problem, ...] = ()
     written: Mapping[Path, Packaged] = field(default_factory=dict)
     preview: Preview | None = None
@@ -109,7 +111,7 @@ class Result:
         """0 all good, 1 a code answer failed verification, 2 invalid input."""
         if self.problems:
             return INVALID
-        return FAILED if self.failures else OK
+        return FAILED if self.failures or self.failed_figures else OK
 
 
 def run(request: Request) -> Result:
@@ -144,7 +146,13 @@ def _run(request: Request, cache: Store) -> Result:
     from builder.render import render
     from builder.verify import verify
 
-    checked = verify(notes, cache=cache, jobs=request.jobs, on_progress=progress("verify"))
+    checked = verify(
+        notes,
+        cache=cache,
+        jobs=request.jobs,
+        on_progress=progress("verify"),
+        weaker_sandbox=request.weaker_sandbox,
+    )
     failed = {failure.note_id for failure in checked.failures}
     # A figure that draws with an answer that failed is not drawn: the failure says why.
     drawing = draw(
@@ -152,9 +160,10 @@ def _run(request: Request, cache: Store) -> Result:
         figures_dir=root / "figures",
         cache=cache,
         jobs=request.jobs,
+        weaker_sandbox=request.weaker_sandbox,
         unverified=failed,
     )
-    problems += drawing.problems
+    problems += [problem for problem in drawing.problems if problem not in drawing.failed]
     rendering = render(
         notes,
         evidence=checked.evidence,
@@ -173,6 +182,7 @@ def _run(request: Request, cache: Store) -> Result:
         rendered=rendering.notes,
         verification=checked,
         warnings=warnings,
+        failed_figures=drawing.failed,
     )
     # Notes with problems of their own are not in `notes`: the guard would call them missing.
     # A file that could not be read at all hides which notes it holds: then no released note

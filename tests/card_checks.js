@@ -1,6 +1,6 @@
 // Checks one card page as a phone shows it, in the page itself. Called with "day" or "night";
 // returns every problem found as [kind, message]. Kinds: mode, sideways, image, figure,
-// contrast, size, math.
+// contrast, size, math, source.
 async (mode) => {
   const problems = [];
   const problem = (kind, message) => problems.push([kind, message]);
@@ -115,6 +115,15 @@ async (mode) => {
   }
   for (const error of document.querySelectorAll("mjx-merror, [data-mjx-error]")) {
     problem("math", `MathJax cannot typeset a formula: ${error.getAttribute("data-mjx-error") || error.textContent}`);
+  }
+
+  // The line naming a note's sources is checked for contrast and size with all text above;
+  // it must also be there to read: shown, and within the screen.
+  for (const line of document.querySelectorAll(".source")) {
+    const box = line.getBoundingClientRect();
+    if (!visible(line) || box.width === 0 || box.right > screen) {
+      problem("source", `the source line ${describe(line, line.textContent)} is not shown in full`);
+    }
   }
 
   const body = parseFloat(getComputedStyle(document.body).fontSize);

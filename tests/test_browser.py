@@ -226,6 +226,26 @@ def test_text_is_large_enough_to_read(findings: dict[str, list[Finding]]) -> Non
     assert not findings["size"], report(findings["size"])
 
 
+def test_the_source_line_is_shown_in_full_legibly_by_day_and_night(
+    findings: dict[str, list[Finding]],
+) -> None:
+    # Its contrast and size are checked with all text (test_text_..., above).
+    assert not findings["source"], report(findings["source"])
+
+
+def test_every_sourced_note_names_its_sources_on_the_back_and_never_on_the_front(
+    repo_copy: Path, deck_preview: Path, sides: list[Side]
+) -> None:
+    sourced = {n.id for n in load(repo_copy).notes if n.sources}
+    wrong = [
+        str(side)
+        for side in sides
+        if ('class="source"' in (deck_preview / side.page).read_text(encoding="utf-8"))
+        != (side.side == "answer" and side.note_id in sourced)
+    ]
+    assert wrong == []
+
+
 def test_the_checks_find_what_they_look_for(phone: Page, server: str) -> None:
     # A page with one of each problem, styled like a card: the checks must name every one.
     wide_line = "x = 1  " * 80
@@ -239,6 +259,8 @@ def test_the_checks_find_what_they_look_for(phone: Page, server: str) -> None:
         <img src="missing.png" style="max-width: none; width: 900px; height: 10px">
         <img class="figure figure-light" src="missing.png" style="display: none">
         <p class="tiny">Small print.</p>
+        <div class="source" style="color: #c0c0c0; font-size: 12px">Source: a faint line</div>
+        <div class="source" style="display: none">Source: hidden</div>
         <p>A fraction without its denominator: \\(\\frac{{1}}\\)</p>
         </div></body></html>"""
     phone.route(server + "broken", lambda route: route.fulfill(body=broken))
@@ -251,8 +273,14 @@ def test_the_checks_find_what_they_look_for(phone: Page, server: str) -> None:
         "figure",
         "size",
         "math",
+        "source",
     }, by_day
     assert any("Grey on white" in message and "1.9" in message for _, message in by_day)
+    assert any("a faint line" in message for kind, message in by_day if kind == "contrast")
+    assert any("a faint line" in message for kind, message in by_day if kind == "size")
+    assert [m for kind, m in by_day if kind == "source"] == [
+        'the source line "Source: hidden" (div.source) is not shown in full'
+    ]
     # The page has no night switch: asking for night mode must fail.
     assert "mode" in {kind for kind, _ in phone.evaluate(CHECKS, "night")}
 
