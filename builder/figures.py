@@ -27,18 +27,13 @@ from __future__ import annotations
 import ast
 import base64
 import binascii
-import contextlib
 import difflib
 import functools
 import hashlib
-import json
-import os
-import shutil
 import sys
-import tempfile
 import threading
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
@@ -46,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from builder import sandbox
-from builder.notes import Note
+from builder.cache import Store, digest
+from builder.notes import Media, Note
 from builder.problems import Location, Problem
 
 WIDTH_IN = 3.6
@@ -59,14 +55,6 @@ TIMEOUT_S = 120.0
 MEMORY_MIB = 1024  # on top of the warm worker's: matplotlib at 720 px needs little
 # Versions of what turns a script into bytes; a new one may draw different pixels.
 _RENDERERS = ("matplotlib", "numpy", "pillow")
-
-
-@dataclass(frozen=True)
-class Media:
-    """A file that ships with the deck: a flat, unique, content-hashed `name` and its `path`."""
-
-    name: str
-    path: Path
 
 
 @dataclass(frozen=True)
@@ -106,17 +94,20 @@ def draw(
     notes: Sequence[Note],
     *,
     figures_dir: Path,
-    cache_dir: Path,
+    cache: Store,
     jobs: int = 2,
     weaker_sandbox: bool = False,
+    unverified: Collection[str] = (),
 ) -> Drawing:
-    """Draws every figure that `notes` name, from `figures_dir/<name>.py`, into `cache_dir`.
+    """Draws every figure that `notes` name, from `figures_dir/<name>.py`, into `cache`.
 
     Scripts whose inputs (the script, the project modules it imports, the code of the notes in
     its `USES`) are unchanged since a previous run are not run again. An unknown figure name, a
     script that fails or a PNG over MAX_PNG_BYTES is a Problem at the note that names the figure;
-    `notes` must include the code notes that figures use. At most `jobs` scripts run at once.
-    With `weaker_sandbox`, scripts run even where the sandbox cannot raise every wall.
+    `notes` must include the code notes that figures use; a figure that uses one of
+    `unverified` (answers that failed their tests) is left out, without a problem of its own.
+    At most `jobs` scripts run at once. With `weaker_sandbox`, scripts run even where the
+    sandbox cannot raise every wall.
     """
     naming: dict[str, list[Note]] = {}
     for note in sorted(notes, key=lambda n: n.location):
@@ -124,7 +115,8 @@ def draw(
             naming.setdefault(note.figure, []).append(note)
     known = _known_figures(figures_dir)
     code = {note.id: note.code for note in notes if note.code is not None}
-    remembered = _recall_scans(cache_dir)
+    unverified_uses = set(unverified)
+    remembered = _recall_scans(cache)
     scanned: dict[str, _Scan] = {}
 
     def scan(path: Path) -> _Scan:
@@ -141,19 +133,20 @@ def draw(
             problems += [_unknown(name, note, known, figures_dir) for note in named_by]
             continue
         job = _plan(name, figures_dir, code, named_by[0], scan)
+        if isinstance(job, _Job) and not unverified_uses.isdisjoint(job.code):
+            continue
         if isinstance(job, Problem):
             problems.append(job)
         else:
             planned.append(job)
 
-    cache_dir.mkdir(parents=True, exist_ok=True)
     # Only the scripts this call read are kept; unchanged, the memo is not rewritten.
     if scanned.keys() != remembered.keys():
-        _remember_scans(cache_dir, scanned)
+        _remember_scans(cache, scanned)
     figures: dict[str, Figure] = {}
     to_draw = []
     for job in planned:
-        cached = _cached(job, cache_dir)
+        cached = _cached(job, cache)
         if cached is None:
             to_draw.append(job)
         else:
@@ -161,7 +154,7 @@ def draw(
     stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
-        results = list(pool.map(lambda job: _run(job, cache_dir, stop, weaker_sandbox), to_draw))
+        results = list(pool.map(lambda job: _run(job, cache, stop, weaker_sandbox), to_draw))
     finally:
         # After Ctrl-C or SIGTERM (a KeyboardInterrupt here) no queued figure starts and the
         # ones drawing are killed, so that the build stops at once.
@@ -286,49 +279,36 @@ def _scan(source: bytes, filename: str) -> _Scan:
 
 # Every build reads every figure script to find its cache key, and parsing and walking them
 # all took a cached draw 20 ms: most of it, and 8% of a rebuild with nothing changed. So
-# each source's scan is remembered under a hash of its bytes, in one small file beside the
-# drawn figures, for as long as this module and Python stay the same.
-SCANS_FILE = "figure-scripts.json"
+# each source's scan is remembered under a hash of its bytes, in one entry, for as long as this
+# module and Python stay the same.
+SCANS = "figure-scans"
+STAGE = "figures"
 
 
 @functools.cache
 def _scanner_identity() -> str:
-    source = Path(__file__).read_bytes() + sys.version.encode()
-    return hashlib.sha256(source).hexdigest()
+    return digest(Path(__file__).read_bytes(), sys.version)
 
 
-def _recall_scans(cache_dir: Path) -> dict[str, _Scan]:
+def _recall_scans(cache: Store) -> dict[str, _Scan]:
     def names(value: object) -> tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise TypeError(f"expected a list of names, not {value!r}")
         return tuple(value)
 
     try:
-        data = json.loads((cache_dir / SCANS_FILE).read_text(encoding="utf-8"))
-        if data["scanner"] != _scanner_identity():
-            return {}
         return {
             str(key): _Scan(names(imports), None if uses is None else names(uses))
-            for key, (imports, uses) in data["scans"].items()
+            for key, (imports, uses) in cache.get(SCANS, _scanner_identity()).items()
         }
-    # Any damage means: scan the scripts again.
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    # Absent or damaged means: scan the scripts again.
+    except (ValueError, TypeError, AttributeError):
         return {}
 
 
-def _remember_scans(cache_dir: Path, scans: Mapping[str, _Scan]) -> None:
-    data = {
-        "scanner": _scanner_identity(),
-        "scans": {key: [scan.imports, scan.uses] for key, scan in sorted(scans.items())},
-    }
-    # The memo only saves time: if it cannot be written, the next build scans again.
-    with contextlib.suppress(OSError):
-        with tempfile.NamedTemporaryFile(
-            "w", dir=cache_dir, prefix=".scans-", suffix=".tmp", delete=False, encoding="utf-8"
-        ) as file:
-            json.dump(data, file)
-        # Atomic, so an interrupted or concurrent build never leaves a torn file behind.
-        os.replace(file.name, cache_dir / SCANS_FILE)
+def _remember_scans(cache: Store, scans: Mapping[str, _Scan]) -> None:
+    data = {key: [scan.imports, scan.uses] for key, scan in sorted(scans.items())}
+    cache.put(SCANS, _scanner_identity(), data)
 
 
 def _cache_key(script: Path, imports: Sequence[Path], code: Mapping[str, str]) -> str:
@@ -357,22 +337,23 @@ def _renderer_versions() -> tuple[tuple[str, str], ...]:
     return tuple((package, metadata.version(package)) for package in _RENDERERS)
 
 
-def _entry(job: _Job, cache_dir: Path) -> Path:
-    return cache_dir / f"{job.name}-{job.key[:24]}"
+def _cached(job: _Job, cache: Store) -> Figure | None:
+    """The figure as drawn before from the same inputs, if its entry and files are whole."""
+    entry = cache.get(STAGE, job.key[:40])
+    try:
+        variants = [entry[variant] for variant in VARIANTS]
+        paths = [cache.blob(str(blob)) for _, blob in variants]
+        light, dark = (
+            Media(str(name), path)
+            for (name, _), path in zip(variants, paths, strict=True)
+            if path is not None
+        )
+    except (TypeError, KeyError, ValueError):
+        return None  # absent or damaged: draw it
+    return Figure(job.name, light, dark)
 
 
-def _cached(job: _Job, cache_dir: Path) -> Figure | None:
-    entry = _entry(job, cache_dir)
-    if not entry.is_dir():
-        return None
-    files = {variant: sorted(entry.glob(f"fig-{job.name}-{variant}-*.png")) for variant in VARIANTS}
-    if any(len(found) != 1 for found in files.values()):
-        return None
-    light, dark = (files[variant][0] for variant in VARIANTS)
-    return Figure(job.name, Media(light.name, light), Media(dark.name, dark))
-
-
-def _run(job: _Job, cache_dir: Path, stop: threading.Event, weaker: bool) -> Figure | Problem:
+def _run(job: _Job, cache: Store, stop: threading.Event, weaker: bool) -> Figure | Problem:
     """Draws one script in the sandbox; its PNGs go into the cache only when both drew."""
     request = {
         "role": "figure",
@@ -400,25 +381,16 @@ def _run(job: _Job, cache_dir: Path, stop: threading.Event, weaker: bool) -> Fig
     if isinstance(pngs, str):
         failed = f"figure '{job.name}' failed: {_shown(job.script)}"
         return Problem(note.location, f"{failed}{pngs}", note.id)
-    keep = Path(tempfile.mkdtemp(prefix=".entry-", dir=cache_dir))
-    media = {}
+    entry = {}
     for variant in VARIANTS:
         data = pngs[variant]
         name = f"fig-{job.name}-{variant}-{hashlib.sha256(data).hexdigest()[:10]}.png"
-        (keep / name).write_bytes(data)
-        media[variant] = name
-    entry = _entry(job, cache_dir)
-    try:
-        keep.rename(entry)
-    except OSError:
-        # Another build stored this entry first: same inputs, same bytes. A damaged one goes.
-        if _cached(job, cache_dir) is None:
-            shutil.rmtree(entry, ignore_errors=True)
-            keep.rename(entry)
-        else:
-            shutil.rmtree(keep, ignore_errors=True)
-    light, dark = (Media(media[v], entry / media[v]) for v in VARIANTS)
-    return Figure(job.name, light, dark)
+        entry[variant] = [name, cache.put_blob(data)]
+    cache.put(STAGE, job.key[:40], entry)
+    drawn = _cached(job, cache)
+    if drawn is None:
+        return Problem(note.location, f"figure '{job.name}': its PNGs could not be stored", note.id)
+    return drawn
 
 
 def _pngs(outcome: sandbox.Outcome) -> dict[str, bytes] | str:

@@ -8,13 +8,10 @@ earns a report a person can act on.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.metadata
 import json
-import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -23,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from builder import sandbox
+from builder.cache import Store, digest
 from builder.notes import Case, Note, Property, Tests
 from builder.problems import Location
 
+STAGE = "verify"
 OUTPUT_LINES = 10  # of captured output quoted in a report
 OUTPUT_WIDTH = 160
 
@@ -75,7 +74,7 @@ Verdict = Evidence | tuple[Failure, ...]
 def verify(
     notes: Sequence[Note],
     *,
-    cache_dir: Path,
+    cache: Store | None = None,
     jobs: int = 2,
     on_progress: Callable[[int, int], None] | None = None,
     weaker_sandbox: bool = False,
@@ -88,7 +87,6 @@ def verify(
     where the sandbox cannot raise every wall (see `sandbox.run`).
     """
     code_notes = [note for note in notes if note.tests is not None]
-    store = cache_dir / "verify"
     runner = _runner_identity()
     verdicts: dict[str, Verdict] = {}
     pending: list[tuple[Note, Mapping[str, Any], sandbox.Limits, str]] = []
@@ -112,7 +110,7 @@ def verify(
             )
             settle(note, (Failure(note.id, tests.location, report),))
             continue
-        numpy_version = _recall(store, key)
+        numpy_version = _recall(cache, key)
         if numpy_version is None:
             pending.append((note, job, limits, key))
         else:
@@ -130,7 +128,7 @@ def verify(
             note, key = running[future]
             verdict = _judge(note, *future.result())
             if isinstance(verdict, Evidence):
-                _remember(store, key, verdict.numpy_version)
+                _remember(cache, key, verdict.numpy_version)
             settle(note, verdict)
     finally:
         # Every answer has run by now, unless Ctrl-C or SIGTERM (a KeyboardInterrupt here)
@@ -223,29 +221,22 @@ def _runner_identity() -> str:
 
 def _key(job: Mapping[str, Any], limits: sandbox.Limits, runner: str) -> str:
     text = json.dumps({"job": job, "limits": asdict(limits), "runner": runner}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return digest(text)
 
 
-def _recall(store: Path, key: str) -> str | None:
+def _recall(cache: Store | None, key: str) -> str | None:
     """The numpy version the answer passed on, if it passed before; None otherwise."""
-    try:
-        numpy_version = json.loads((store / f"{key}.json").read_text(encoding="utf-8"))["numpy"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    found = cache.get(STAGE, key) if cache is not None else None
+    numpy_version = found.get("numpy") if isinstance(found, dict) else None
     return numpy_version if isinstance(numpy_version, str) else None
 
 
-def _remember(store: Path, key: str, numpy_version: str) -> None:
+def _remember(cache: Store | None, key: str, numpy_version: str) -> None:
     # Only passing answers are remembered. A failure is run again next time, so its author sees
     # the report on every run until it is fixed, and a limit tripped by a busy machine (a
-    # timeout) is not frozen into the cache. The cache only saves time: if it cannot be written,
-    # the verdict stands and the answer simply runs again next time.
-    with contextlib.suppress(OSError):
-        store.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=store, suffix=".tmp", delete=False) as file:
-            json.dump({"numpy": numpy_version}, file)
-        # Atomic, so a build interrupted mid-write never leaves a torn entry behind.
-        os.replace(file.name, store / f"{key}.json")
+    # timeout) is not frozen into the cache.
+    if cache is not None:
+        cache.put(STAGE, key, {"numpy": numpy_version})
 
 
 # --- running and judging ---------------------------------------------------------------------

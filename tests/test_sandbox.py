@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from builder import sandbox
+from builder.cache import Store
 from builder.figures import Drawing, draw
 from builder.notes import Case, Note
 from builder.notes import Tests as CodeTests  # as `Tests`, pytest would try to collect it
@@ -43,7 +44,7 @@ def answer(note_id: str, body: str, *, timeout: float = 5.0, expect: object = 0)
 
 
 def run(tmp_path: Path, *notes: Note) -> Verification:
-    return verify(notes, cache_dir=tmp_path / "cache", jobs=2)
+    return verify(notes, cache=Store(tmp_path / "cache"), jobs=2)
 
 
 def only_failure(tmp_path: Path, note: Note) -> Failure:
@@ -910,7 +911,7 @@ def draw_attack(tmp_path: Path, body: str) -> Drawing:
         back="A",
         figure="attack",
     )
-    return draw([note], figures_dir=tmp_path / "figures", cache_dir=tmp_path / "cache")
+    return draw([note], figures_dir=tmp_path / "figures", cache=Store(tmp_path / "cache"))
 
 
 def test_a_figure_script_runs_in_a_scrubbed_environment_as_nobody(
