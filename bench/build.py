@@ -599,6 +599,7 @@ def time_jobs(project: Path, jobs: int, cache: Path) -> dict[str, tuple[int, flo
     up (their start is measured apart): each code answer (one job, two with its own reference
     run), each figure script."""
     from builder import sandbox
+    from builder.cache import Store
     from builder.figures import draw
     from builder.load import load
     from builder.verify import verify
@@ -608,13 +609,14 @@ def time_jobs(project: Path, jobs: int, cache: Path) -> dict[str, tuple[int, flo
     sandbox.shutdown()
     started = time.perf_counter()
     # One tiny job per worker: what a build pays once, before its first job, per worker.
-    verify(code[: max(1, jobs)], cache_dir=cache / "warm", jobs=jobs)
+    verify(code[: max(1, jobs)], cache=Store(cache / "warm"), jobs=jobs)
     warm = time.perf_counter() - started
     started = time.perf_counter()
-    checked = verify(code, cache_dir=cache, jobs=jobs)
+    store = Store(cache / "cold")
+    checked = verify(code, cache=store, jobs=jobs)
     verified = time.perf_counter() - started
     started = time.perf_counter()
-    drawing = draw(notes, figures_dir=project / "figures", cache_dir=cache, jobs=jobs)
+    drawing = draw(notes, figures_dir=project / "figures", cache=store, jobs=jobs)
     drawn = time.perf_counter() - started
     sandbox.shutdown()
     if checked.failures or drawing.problems:
