@@ -1,4 +1,4 @@
-"""Why sigmoids make gradients vanish: a flat derivative, multiplied once per layer (weights aside)."""
+"""Why sigmoids make gradients vanish: a flat derivative, multiplied once per layer."""
 
 import numpy as np
 from _style import theme
