@@ -30,7 +30,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from builder.cli import main
 from builder.load import load
-from tests.conftest import REPO, MakeProject, Run
+from tests.conftest import MakeProject, Run
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,7 +46,7 @@ CHROMIUM_ARGS = [
 PHONE: ViewportSize = {"width": 360, "height": 800}
 MODES = ("day", "night")
 CHECKS = (Path(__file__).parent / "card_checks.js").read_text(encoding="utf-8")
-SCREENSHOTS = REPO / "preview" / "screenshots"  # git-ignored, like all of preview/
+pytestmark = pytest.mark.browser
 FRAMES = 2  # pages checked at a time; more does not help on 2 cores
 BATCH = 100  # pages per call into the browser
 
@@ -361,13 +361,15 @@ def test_screenshots_of_a_sample_of_cards(
     answers = [s for s in sides if s.side == "answer"]
     chosen = [s for s in answers if s.note_id in wanted and s.ordinal == 1]
     sample = list(dict.fromkeys([*chosen, *answers[:: len(answers) // 12]]))[:12]
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir(parents=True)
+    # Beside the session's copy of the deck in pytest's temporary folder, never in the checkout.
+    shots = repo_copy / "screenshots"
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
     for side in sample:
         for mode in MODES:
             phone.goto(server + side.page + ("#night" if mode == "night" else ""))
             phone.evaluate("async () => window.MathJax && MathJax.startup.promise")
-            shot = SCREENSHOTS / f"{side.note_id}.{side.ordinal}.{mode}.png"
+            shot = shots / f"{side.note_id}.{side.ordinal}.{mode}.png"
             phone.screenshot(path=shot, full_page=True)
             assert shot.stat().st_size > 1000
-    assert len(list(SCREENSHOTS.glob("*.png"))) == 2 * len(sample) == 2 * 12
+    assert len(list(shots.glob("*.png"))) == 2 * len(sample) == 2 * 12

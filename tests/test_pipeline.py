@@ -3,14 +3,16 @@ stage."""
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from builder.cli import main
 from builder.pipeline import Request, run
-from tests.conftest import MakeProject, Run
+from tests.conftest import MakeProject, Run, write_project
 
 Deckbuild = Callable[..., Run]
 
@@ -52,15 +54,20 @@ RECIPES = {
 }
 
 
-@pytest.fixture
-def released(make_project: MakeProject, deckbuild: Deckbuild) -> Path:
-    """A project built once, so that its notes.lock records a release."""
-    root = make_project(
-        {"source/detection.yaml": NOTES, "figures/square.py": FIGURE, **RECIPES}, recipe=False
-    )
-    first = deckbuild(root, "build")
-    assert first.status == 0, first.err
+@pytest.fixture(scope="module")
+def released_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("released")
+    write_project(root, {"source/detection.yaml": NOTES, "figures/square.py": FIGURE, **RECIPES})
+    assert main(["build", "--project", str(root), "--jobs", "2"]) == 0
     return root
+
+
+@pytest.fixture
+def released(released_once: Path, tmp_path: Path) -> Path:
+    """A project built once, so that its notes.lock records a release (a copy for each test,
+    with the cache of that build: nothing is drawn or verified again unless a test changes it).
+    """
+    return Path(shutil.copytree(released_once, tmp_path / "project"))
 
 
 def edit(root: Path, path: str, old: str, new: str) -> None:
