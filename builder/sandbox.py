@@ -171,11 +171,13 @@ class _Worker:
     """One warm `harness.py` process and the pipes to it."""
 
     def __init__(self) -> None:
+        # What the worker itself prints (not its jobs): why it could not start, if it could not.
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115  (closed in kill)
         self.process = subprocess.Popen(
             [sys.executable, "-I", "-B", str(HARNESS)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.errors,
             cwd="/",
             env=_worker_environment(),
             start_new_session=True,
@@ -215,16 +217,33 @@ class _Worker:
             if ready:
                 chunk = os.read(fd, min(size - len(data), 1 << 20))
                 if not chunk:
-                    raise _Dead("its worker ended unexpectedly")
+                    raise _Dead(f"its worker ended unexpectedly{self._last_words()}")
                 data += chunk
         return bytes(data)
 
-    def kill(self) -> None:
-        # The whole group: the worker and the job it forked, which may not leave the group.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+    def _last_words(self) -> str:
         self.process.wait()
-        for pipe in (self.process.stdin, self.process.stdout):
+        self.errors.seek(0)
+        lines = self.errors.read().decode("utf-8", "replace").strip().splitlines()
+        return f" ({lines[-1][:300]})" if lines else ""
+
+    def kill(self) -> None:
+        # SIGTERM first: the worker then kills and reaps its job, leaving not even a zombie.
+        # Then SIGKILL to the whole group (the worker and its job, which may not leave the
+        # group), in case the worker did not end in time.
+        # The worker is reaped only after that, so that its group id cannot be reused meanwhile.
+        pid = self.process.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_WITHIN_S
+        while time.monotonic() < deadline:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                break
+            time.sleep(0.002)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout, self.errors):
             if pipe is not None:
                 with contextlib.suppress(OSError):
                     pipe.close()

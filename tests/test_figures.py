@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from builder import figures
+from builder import figures, sandbox
 from builder.cache import Store
 from builder.figures import Drawing, Figure, draw
 from builder.load import load
@@ -146,6 +146,18 @@ def test_pngs_carry_no_metadata_and_two_runs_give_the_same_bytes(tmp_path: Path)
     assert first.dark.path.read_bytes() == second.dark.path.read_bytes()
     kinds = {kind for kind, _ in png_chunks(first.light.path.read_bytes())}
     assert kinds <= {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"}
+
+
+def test_a_fresh_worker_and_one_that_drew_before_give_the_same_bytes(tmp_path: Path) -> None:
+    project(tmp_path, square=SQUARE, broken=BROKEN)
+    sandbox.shutdown()  # the next draw starts a worker of its own
+    fresh = draw_in(tmp_path, [note("a", figure="square")], cache="fresh").figures["square"]
+    draw_in(tmp_path, [note("b", figure="broken")], cache="between")  # a job that fails between
+
+    warm = draw_in(tmp_path, [note("a", figure="square")], cache="warm").figures["square"]
+
+    assert fresh.light.path.read_bytes() == warm.light.path.read_bytes()
+    assert fresh.dark.path.read_bytes() == warm.dark.path.read_bytes()
 
 
 def test_a_second_draw_takes_the_figure_from_the_cache(tmp_path: Path) -> None:
