@@ -265,7 +265,9 @@ def _preview(args: argparse.Namespace, context: Context) -> int:
 
 
 def _list(args: argparse.Namespace, context: Context) -> int:
+    from builder.cache import Store
     from builder.load import load
+    from builder.pipeline import CACHE
     from builder.problems import Location, Problem
     from builder.recipes import (
         Recipe,
@@ -276,7 +278,8 @@ def _list(args: argparse.Namespace, context: Context) -> int:
         unmatched,
     )
 
-    loaded = load(context.root)
+    # Parsed files come from the build's cache; `list` neither evicts nor records anything.
+    loaded = load(context.root, cache=Store(context.root / CACHE))
     _stop_on(loaded.problems, context)
     notes = loaded.notes
     if args.tags:
