@@ -892,6 +892,7 @@ def test_a_machine_without_a_wall_refuses_to_run_answers_unless_told_the_risk(
     assert f"the sandbox cannot raise its walls on this machine ({wall}:" in refused.stderr
     assert "pass --accept-weaker-sandbox" in refused.stderr
     assert accepted.returncode == 0, accepted.stderr
+    assert f"answers ran without these walls of the sandbox: {wall} (" in accepted.stderr
 
 
 # --- the same walls for figure scripts ----------------------------------------------------------
