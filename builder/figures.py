@@ -97,17 +97,22 @@ def draw(
     cache: Store,
     jobs: int = 2,
     weaker_sandbox: bool = False,
-    unverified: Collection[str] = (),
+    unverified: Callable[[Collection[str]], Collection[str]] = lambda uses: (),
+    stop: threading.Event | None = None,
+    slots: threading.Semaphore | None = None,
 ) -> Drawing:
     """Draws every figure that `notes` name, from `figures_dir/<name>.py`, into `cache`.
 
     Scripts whose inputs (the script, the project modules it imports, the code of the notes in
     its `USES`) are unchanged since a previous run are not run again. An unknown figure name, a
     script that fails or a PNG over MAX_PNG_BYTES is a Problem at the note that names the figure;
-    `notes` must include the code notes that figures use; a figure that uses one of
-    `unverified` (answers that failed their tests) is left out, without a problem of its own.
-    At most `jobs` scripts run at once. With `weaker_sandbox`, scripts run even where the
-    sandbox cannot raise every wall.
+    `notes` must include the code notes that figures use. `unverified(uses)` is asked, before a
+    figure that draws with code notes is drawn, which of them have answers that failed their
+    tests (it may wait until they are verified, so that drawing can run while answers are):
+    such a figure is left out, without a problem of its own. Figures that use no code are
+    drawn first. At most `jobs` scripts run at once (fewer while they wait for `slots`, shared
+    with verification); setting `stop` kills them (it is set when this call is interrupted).
+    With `weaker_sandbox`, scripts run even where the sandbox cannot raise every wall.
     """
     naming: dict[str, list[Note]] = {}
     for note in sorted(notes, key=lambda n: n.location):
@@ -115,7 +120,6 @@ def draw(
             naming.setdefault(note.figure, []).append(note)
     known = _known_figures(figures_dir)
     code = {note.id: note.code for note in notes if note.code is not None}
-    unverified_uses = set(unverified)
     remembered = _recall_scans(cache)
     scanned: dict[str, _Scan] = {}
 
@@ -133,8 +137,6 @@ def draw(
             problems += [_unknown(name, note, known, figures_dir) for note in named_by]
             continue
         job = _plan(name, figures_dir, code, named_by[0], scan)
-        if isinstance(job, _Job) and not unverified_uses.isdisjoint(job.code):
-            continue
         if isinstance(job, Problem):
             problems.append(job)
         else:
@@ -143,28 +145,38 @@ def draw(
     # Only the scripts this call read are kept; unchanged, the memo is not rewritten.
     if scanned.keys() != remembered.keys():
         _remember_scans(cache, scanned)
-    figures: dict[str, Figure] = {}
-    to_draw = []
-    for job in planned:
+    stop = stop or threading.Event()
+    ran: list[str] = []
+
+    def drawn(job: _Job) -> Figure | Problem | None:
+        # Waits, if need be, until the answers the figure draws with have their verdicts.
+        if job.code and unverified(tuple(job.code)):
+            return None
         cached = _cached(job, cache)
-        if cached is None:
-            to_draw.append(job)
-        else:
-            figures[job.name] = cached
-    stop = threading.Event()
+        if cached is not None:
+            return cached
+        ran.append(job.name)
+        return _run(job, cache, stop, weaker_sandbox, slots)
+
+    # The figures that wait for no verdict first, so that they draw while answers run.
+    planned.sort(key=lambda job: bool(job.code))
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
-        results = list(pool.map(lambda job: _run(job, cache, stop, weaker_sandbox), to_draw))
-    finally:
+        results = list(pool.map(drawn, planned))
+    except BaseException:
         # After Ctrl-C or SIGTERM (a KeyboardInterrupt here) no queued figure starts and the
         # ones drawing are killed, so that the build stops at once.
         stop.set()
+        raise
+    finally:
         pool.shutdown(cancel_futures=True)
     failed = [result for result in results if isinstance(result, Problem)]
     problems += failed
-    for job, result in zip(to_draw, results, strict=True):
-        if not isinstance(result, Problem):
-            figures[job.name] = result
+    figures = {
+        job.name: result
+        for job, result in zip(planned, results, strict=True)
+        if isinstance(result, Figure)
+    }
 
     for job in planned:
         if job.name in figures:
@@ -176,7 +188,7 @@ def draw(
     return Drawing(
         types.MappingProxyType(ordered),
         tuple(sorted(problems, key=_by_place)),
-        len(to_draw),
+        len(ran),
         tuple(sorted(failed, key=_by_place)),
     )
 
@@ -353,7 +365,13 @@ def _cached(job: _Job, cache: Store) -> Figure | None:
     return Figure(job.name, light, dark)
 
 
-def _run(job: _Job, cache: Store, stop: threading.Event, weaker: bool) -> Figure | Problem:
+def _run(
+    job: _Job,
+    cache: Store,
+    stop: threading.Event,
+    weaker: bool,
+    slots: threading.Semaphore | None,
+) -> Figure | Problem:
     """Draws one script in the sandbox; its PNGs go into the cache only when both drew."""
     request = {
         "role": "figure",
@@ -371,7 +389,7 @@ def _run(job: _Job, cache: Store, stop: threading.Event, weaker: bool) -> Figure
         "colors": PALETTE_COLORS,
     }
     limits = sandbox.Limits(timeout=TIMEOUT_S, memory_mib=MEMORY_MIB)
-    outcome = sandbox.run(request, limits, stop=stop, weaker=weaker)
+    outcome = sandbox.run(request, limits, stop=stop, weaker=weaker, slots=slots)
     note = job.named_by
     if outcome.stopped is not None:
         output = "".join(f"\n    {line}" for line in outcome.output.splitlines()[:10])

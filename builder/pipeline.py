@@ -13,8 +13,10 @@ the tests and the benchmark call `run` in this process.
 from __future__ import annotations
 
 import difflib
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -146,23 +148,41 @@ def _run(request: Request, cache: Store) -> Result:
     from builder.render import render
     from builder.verify import verify
 
-    checked = verify(
-        notes,
-        cache=cache,
-        jobs=request.jobs,
-        on_progress=progress("verify"),
-        weaker_sandbox=request.weaker_sandbox,
-    )
-    failed = {failure.note_id for failure in checked.failures}
-    # A figure that draws with an answer that failed is not drawn: the failure says why.
-    drawing = draw(
-        notes,
-        figures_dir=root / "figures",
-        cache=cache,
-        jobs=request.jobs,
-        weaker_sandbox=request.weaker_sandbox,
-        unverified=failed,
-    )
+    # Figures draw while answers are verified, the two sharing `jobs` slots, so that neither
+    # kind of worker idles while the other has work, and the drawing workers warm up while
+    # answers run. A figure that draws with an answer waits for its verdict; one that draws
+    # with an answer that failed is not drawn: the failure says why.
+    verdicts = _Verdicts({note.id for note in notes if note.tests is not None})
+    stop = threading.Event()
+    slots = threading.BoundedSemaphore(max(1, request.jobs))
+    with ThreadPoolExecutor(max_workers=1) as background:
+        try:
+            drawing_later = background.submit(
+                draw,
+                notes,
+                figures_dir=root / "figures",
+                cache=cache,
+                jobs=request.jobs,
+                weaker_sandbox=request.weaker_sandbox,
+                unverified=lambda uses: verdicts.failed(uses, stop),
+                stop=stop,
+                slots=slots,
+            )
+            checked = verify(
+                notes,
+                cache=cache,
+                jobs=request.jobs,
+                on_progress=progress("verify"),
+                on_verdict=verdicts.settle,
+                weaker_sandbox=request.weaker_sandbox,
+                stop=stop,
+                slots=slots,
+            )
+            drawing = drawing_later.result()
+        except BaseException:
+            # Ctrl-C or SIGTERM, or a stage that broke: the other stage's jobs stop too.
+            stop.set()
+            raise
     problems += [problem for problem in drawing.problems if problem not in drawing.failed]
     rendering = render(
         notes,
@@ -200,6 +220,30 @@ def _run(request: Request, cache: Store) -> Result:
         now = int(time.time())
         result = _release(replace(result, problems=tuple(problems)), broken, now=now)[0]
     return result
+
+
+class _Verdicts:
+    """Which answers passed, as verification finds out, for the drawing that waits on them."""
+
+    def __init__(self, verified: Collection[str]) -> None:
+        self.verified = frozenset(verified)  # the notes that get a verdict
+        self.passed: dict[str, bool] = {}
+        self.known = threading.Condition()
+
+    def settle(self, note_id: str, passed: bool) -> None:
+        with self.known:
+            self.passed[note_id] = passed
+            self.known.notify_all()
+
+    def failed(self, note_ids: Collection[str], stop: threading.Event) -> set[str]:
+        """Those of `note_ids` whose answers failed, once all have a verdict; all of them if
+        the build is stopped first. Notes without tests get no verdict and are not waited for."""
+        with self.known:
+            while not stop.is_set():
+                if self.verified.isdisjoint(set(note_ids) - self.passed.keys()):
+                    return {i for i in note_ids if not self.passed.get(i, True)}
+                self.known.wait(timeout=0.1)
+        return set(note_ids)
 
 
 def _released_ids(root: Path) -> set[str]:

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,7 @@ def run(
     *,
     stop: threading.Event | None = None,
     weaker: bool = False,
+    slots: threading.Semaphore | None = None,
 ) -> Outcome:
     """Run `job` in a fresh walled-in child of a warm worker, for at most `limits.timeout` s.
 
@@ -104,7 +105,9 @@ def run(
     walls that cannot be raised come back as `Outcome.stopped`. Once `stop` is set, the job is
     killed within STOP_WITHIN_S (or not started) and comes back stopped as INTERRUPTED. Its
     folder is removed afterwards. With `weaker`, walls this machine cannot raise are left out
-    (and named in `Outcome.weaker`) instead of refusing the job.
+    (and named in `Outcome.weaker`) instead of refusing the job. With `slots`, the job holds
+    one of them while it runs, and only then: its worker starts and warms up without one, so
+    that verifying and drawing can share `--jobs` slots while workers of both kinds warm up.
     """
     if stop is not None and stop.is_set():
         return Outcome(messages=(), stopped=INTERRUPTED, output="")
@@ -131,7 +134,8 @@ def run(
             "job": job,
         }
         kind = "figures" if job.get("role") == "figure" else "answers"
-        return _outcome(_POOL.serve(kind, request, limits.timeout + GRACE_S, stop), limits)
+        answer = _POOL.serve(kind, request, limits.timeout + GRACE_S, stop, slots)
+        return _outcome(answer, limits)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -190,11 +194,15 @@ class _Worker:
         )
         self.ready = False
 
-    def ask(self, request: Any, within: float, stop: threading.Event | None) -> Any:
-        assert self.process.stdin is not None and self.process.stdout is not None
+    def warm(self, stop: threading.Event | None) -> None:
+        """Wait until the worker has imported what it needs and said it is ready."""
         if not self.ready:
             self._read(time.monotonic() + START_WITHIN_S, stop)
             self.ready = True
+
+    def ask(self, request: Any, within: float, stop: threading.Event | None) -> Any:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.warm(stop)
         body = json.dumps(request).encode()
         try:
             self.process.stdin.write(struct.pack(">Q", len(body)) + body)
@@ -266,7 +274,14 @@ class _Pool:
         self.every: set[_Worker] = set()
         self.lock = threading.Lock()
 
-    def serve(self, kind: str, request: Any, within: float, stop: threading.Event | None) -> Any:
+    def serve(
+        self,
+        kind: str,
+        request: Any,
+        within: float,
+        stop: threading.Event | None,
+        slots: threading.Semaphore | None,
+    ) -> Any:
         try:
             worker = self.idle[kind].get_nowait()
         except queue.Empty:
@@ -274,7 +289,9 @@ class _Pool:
             with self.lock:
                 self.every.add(worker)
         try:
-            answer = worker.ask(request, within, stop)
+            worker.warm(stop)
+            with _slot(slots, stop):
+                answer = worker.ask(request, within, stop)
         except (_Dead, OSError, ValueError) as error:
             with self.lock:
                 self.every.discard(worker)
@@ -294,6 +311,21 @@ class _Pool:
                     break
         for worker in workers:
             worker.kill()
+
+
+@contextlib.contextmanager
+def _slot(slots: threading.Semaphore | None, stop: threading.Event | None) -> Iterator[None]:
+    """Hold one of `slots` (if any) for the duration; _Dead if `stop` is set meanwhile."""
+    if slots is None:
+        yield
+        return
+    while not slots.acquire(timeout=STOP_WITHIN_S):
+        if stop is not None and stop.is_set():
+            raise _Dead(INTERRUPTED)
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 _POOL = _Pool()

@@ -79,14 +79,20 @@ def verify(
     cache: Store | None = None,
     jobs: int = 2,
     on_progress: Callable[[int, int], None] | None = None,
+    on_verdict: Callable[[str, bool], None] | None = None,
     weaker_sandbox: bool = False,
+    stop: threading.Event | None = None,
+    slots: threading.Semaphore | None = None,
 ) -> Verification:
     """Run the answer of every note with `tests` against them, `jobs` subprocesses at a time.
 
     The code that runs is `note.code` byte for byte. An answer whose code, tests, harness, limits,
     Python and numpy are unchanged since it last passed is not run again. `on_progress(done,
-    total)` is called as each note's verdict is known. With `weaker_sandbox`, answers run even
-    where the sandbox cannot raise every wall (see `sandbox.run`).
+    total)` is called as each note's verdict is known, and `on_verdict(note_id, passed)` with
+    it. With `weaker_sandbox`, answers run even where the sandbox cannot raise every wall (see
+    `sandbox.run`). `stop` and `slots` are shared with the drawing that runs meanwhile: setting
+    `stop` kills every running answer (it is set when this call is interrupted); `slots` bound
+    how many jobs of both kinds run at once.
     """
     code_notes = [note for note in notes if note.tests is not None]
     runner = _runner_identity()
@@ -96,6 +102,8 @@ def verify(
 
     def settle(note: Note, verdict: Verdict) -> None:
         verdicts[note.id] = verdict
+        if on_verdict is not None:
+            on_verdict(note.id, isinstance(verdict, Evidence))
         if on_progress is not None:
             on_progress(len(verdicts), len(code_notes))
 
@@ -119,12 +127,12 @@ def verify(
             cached += 1
             settle(note, _evidence(note.id, tests, numpy_version))
 
-    stop = threading.Event()
+    stop = stop or threading.Event()
     weaker: set[str] = set()
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
         running = {
-            pool.submit(_run_note, job, limits, stop, weaker_sandbox): (note, key)
+            pool.submit(_run_note, job, limits, stop, weaker_sandbox, slots): (note, key)
             for note, job, limits, key in pending
         }
         for future in as_completed(running):
@@ -135,11 +143,13 @@ def verify(
             if isinstance(verdict, Evidence):
                 _remember(cache, key, verdict.numpy_version)
             settle(note, verdict)
-    finally:
-        # Every answer has run by now, unless Ctrl-C or SIGTERM (a KeyboardInterrupt here)
-        # came first: then no queued answer starts and the running ones are killed, so that
-        # the build stops at once rather than after every answer has run.
+    except BaseException:
+        # Ctrl-C or SIGTERM (a KeyboardInterrupt here): no queued answer starts and the
+        # running ones are killed, so that the build stops at once rather than after every
+        # answer has run.
         stop.set()
+        raise
+    finally:
         pool.shutdown(cancel_futures=True)
 
     evidence = {
@@ -249,15 +259,19 @@ def _remember(cache: Store | None, key: str, numpy_version: str) -> None:
 
 
 def _run_note(
-    job: Mapping[str, Any], limits: sandbox.Limits, stop: threading.Event, weaker: bool
+    job: Mapping[str, Any],
+    limits: sandbox.Limits,
+    stop: threading.Event,
+    weaker: bool,
+    slots: threading.Semaphore | None,
 ) -> tuple[sandbox.Outcome, sandbox.Outcome | None]:
     """The answer's run and, when the tests need code of their own, the tests' run without it:
     two children, so that nothing the answer does touches what it is compared with."""
-    answer = sandbox.run(_answer_job(job), limits, stop=stop, weaker=weaker)
+    answer = sandbox.run(_answer_job(job), limits, stop=stop, weaker=weaker, slots=slots)
     reference = _reference_job(job)
     if reference is None:
         return answer, None
-    return answer, sandbox.run(reference, limits, stop=stop, weaker=weaker)
+    return answer, sandbox.run(reference, limits, stop=stop, weaker=weaker, slots=slots)
 
 
 def _answer_job(job: Mapping[str, Any]) -> dict[str, Any]:
