@@ -48,6 +48,10 @@ class Store:
         self.used.add(name)
         return value
 
+    def empty(self, stage: str) -> bool:
+        """Whether nothing is stored under `stage`."""
+        return not any((self.folder / stage).glob("*.json"))
+
     def put(self, stage: str, key: str, value: Any) -> None:
         """Stores a JSON value (TypeError, storing nothing, if it is not one)."""
         name = f"{stage}/{key}.json"

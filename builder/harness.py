@@ -36,6 +36,7 @@ import contextlib
 import copy
 import ctypes
 import errno
+import gc
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -162,6 +163,9 @@ def serve(kind: str) -> int:
     # Frames go out on a descriptor of their own; anything printed goes to stderr instead.
     frames = os.dup(1)
     os.dup2(2, 1)
+    # Everything imported so far moves out of the collector's sight: a child's collections
+    # would otherwise walk (and so copy, page by page) the whole heap it shares with the worker.
+    gc.freeze()
     write_frame(frames, {"ready": True})
     while True:
         request = read_frame(0)

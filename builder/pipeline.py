@@ -49,6 +49,7 @@ DIST = "dist"
 CACHE = ".cache"
 PREVIEW = "preview"
 COMMAND_LINE = Location(Path("command line"), 0)
+VERIFIED = "verify"  # the cache's stage of verdicts (builder.verify.STAGE, not imported early)
 
 
 def _ignore(*args: object) -> None:
@@ -132,6 +133,12 @@ def _run(request: Request, cache: Store) -> Result:
     def progress(stage: str) -> Callable[[int, int], None]:
         return lambda done, total: request.on_progress(stage, done, total)
 
+    if cache.empty(VERIFIED):
+        # Nothing verified before (a first build, or a cleared cache): every answer will run
+        # and every figure draw, so the workers start now and warm up while the notes load.
+        from builder import sandbox
+
+        sandbox.start_workers(max(1, request.jobs))
     loaded = load(root, cache=cache)
     problems = list(loaded.problems)
     notes = loaded.notes

@@ -140,6 +140,15 @@ def run(
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def start_workers(count: int) -> None:
+    """Start `count` workers of each kind now, without waiting for them: they import and warm
+    up meanwhile, and the next jobs take them. For a build that knows it will run jobs of
+    both kinds before it can say which."""
+    for kind in _POOL.idle:
+        for _ in range(count):
+            _POOL.add(kind)
+
+
 def shutdown() -> None:
     """Stop every worker (they hold no job between calls); the next `run` starts new ones."""
     _POOL.shutdown()
@@ -285,9 +294,7 @@ class _Pool:
         try:
             worker = self.idle[kind].get_nowait()
         except queue.Empty:
-            worker = _Worker(kind)
-            with self.lock:
-                self.every.add(worker)
+            worker = self.add(kind, idle=False)
         try:
             worker.warm(stop)
             with _slot(slots, stop):
@@ -299,6 +306,14 @@ class _Pool:
             return {"dead": str(error)}
         self.idle[kind].put(worker)
         return answer
+
+    def add(self, kind: str, *, idle: bool = True) -> _Worker:
+        worker = _Worker(kind)
+        with self.lock:
+            self.every.add(worker)
+        if idle:
+            self.idle[kind].put(worker)
+        return worker
 
     def shutdown(self) -> None:
         with self.lock:
