@@ -383,6 +383,9 @@ def _report(request: Request, result: Result, context: Context) -> None:
             f"{_count(checked.cases, 'case')} ({checked.ran} run, {checked.cached} from cache)",
             file=context.out,
         )
+    if checked is not None and checked.weaker:
+        walls = "; ".join(checked.weaker)
+        print(f"deckbuild: answers ran without these walls of the sandbox: {walls}", file=err)
     nothing = "nothing was written"
     if result.failures:
         failed = _count(result.failed_answers, "code answer")

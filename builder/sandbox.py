@@ -1,11 +1,12 @@
 """Runs jobs (code answers, their references, figure scripts) in the sandbox: the parent side.
 
 Jobs go to warm workers (`builder/harness.py`, one `python -I -B` each, in a session of its own
-with a scrubbed environment), which have numpy and matplotlib imported already and fork a fresh
-child per job with every wall raised (see `harness.confine`). The worker enforces the job's
-timeout and caps what the child may send; this side enforces what only a parent can: stopping
-at once on Ctrl-C or SIGTERM, and killing a worker's whole process group with SIGKILL, which no
-handler a job installs can catch and no job can leave (it may not start a session).
+with a scrubbed environment), which have numpy (and, for figures, matplotlib) imported already
+and fork a fresh child per job with every wall raised (see `harness.confine`). The worker
+enforces the job's timeout and caps what the child may send; this side enforces what only a
+parent can: stopping at once on Ctrl-C or SIGTERM, and killing a worker's whole process group
+with SIGKILL, which no handler a job installs can catch and no job can leave (it may not start
+a session).
 
 Nothing here judges: `Outcome.messages` is what the child said, to be read as untrusted data.
 """
@@ -47,6 +48,10 @@ WEAKER_FLAG = "--accept-weaker-sandbox"
 START_WITHIN_S = 120.0
 # How long past a job's timeout the worker may take to report (it kills the job at the timeout).
 GRACE_S = 5.0
+
+# What a child may say (see harness.py), and how often: far more than any note's steps.
+MESSAGES = frozenset({"start", "end", "finish", "refused", "weaker"})
+MAX_MESSAGES = 100_000
 
 # Variables that make numeric libraries start one thread only: every thread reserves address
 # space, which the memory limit counts, and the process limit forbids new threads anyway.
@@ -125,7 +130,8 @@ def run(
             },
             "job": job,
         }
-        return _outcome(_POOL.serve(request, limits.timeout + GRACE_S, stop), limits)
+        kind = "figures" if job.get("role") == "figure" else "answers"
+        return _outcome(_POOL.serve(kind, request, limits.timeout + GRACE_S, stop), limits)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -168,13 +174,13 @@ class _Dead(Exception):
 
 
 class _Worker:
-    """One warm `harness.py` process and the pipes to it."""
+    """One warm `harness.py` process and the pipes to it; `kind` "answers" or "figures"."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str) -> None:
         # What the worker itself prints (not its jobs): why it could not start, if it could not.
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115  (closed in kill)
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-B", str(HARNESS)],
+            [sys.executable, "-I", "-B", str(HARNESS), kind],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.errors,
@@ -254,15 +260,17 @@ class _Pool:
     many workers as jobs running at once (verification's and drawing's `jobs`)."""
 
     def __init__(self) -> None:
-        self.idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self.idle: dict[str, queue.SimpleQueue[_Worker]] = {
+            kind: queue.SimpleQueue() for kind in ("answers", "figures")
+        }
         self.every: set[_Worker] = set()
         self.lock = threading.Lock()
 
-    def serve(self, request: Any, within: float, stop: threading.Event | None) -> Any:
+    def serve(self, kind: str, request: Any, within: float, stop: threading.Event | None) -> Any:
         try:
-            worker = self.idle.get_nowait()
+            worker = self.idle[kind].get_nowait()
         except queue.Empty:
-            worker = _Worker()
+            worker = _Worker(kind)
             with self.lock:
                 self.every.add(worker)
         try:
@@ -272,17 +280,18 @@ class _Pool:
                 self.every.discard(worker)
             worker.kill()
             return {"dead": str(error)}
-        self.idle.put(worker)
+        self.idle[kind].put(worker)
         return answer
 
     def shutdown(self) -> None:
         with self.lock:
             workers, self.every = self.every, set()
-        while True:
-            try:
-                self.idle.get_nowait()
-            except queue.Empty:
-                break
+        for idle in self.idle.values():
+            while True:
+                try:
+                    idle.get_nowait()
+                except queue.Empty:
+                    break
         for worker in workers:
             worker.kill()
 
@@ -301,6 +310,8 @@ def _outcome(answer: Mapping[str, Any], limits: Limits) -> Outcome:
     output = base64.b64decode(answer["output"]).decode("utf-8", "replace")
     stopped: str | None = answer["stopped"]
     lines = base64.b64decode(answer["report"]).split(b"\n")
+    if len(lines) > MAX_MESSAGES:
+        return Outcome((), f"sent more than {MAX_MESSAGES} messages", output)
     torn = lines.pop()  # after the last newline: empty, unless the child was cut off mid-line
     messages: list[Mapping[str, Any]] = []
     weaker: tuple[str, ...] = ()
@@ -309,7 +320,7 @@ def _outcome(answer: Mapping[str, Any], limits: Limits) -> Outcome:
             message = json.loads(line)
         except (ValueError, RecursionError):
             message = None
-        if not isinstance(message, dict) or len(message) != 1:
+        if not isinstance(message, dict) or len(message) != 1 or message.keys() - MESSAGES:
             # The harness writes nothing else: the job wrote it, so the job fails.
             return Outcome(tuple(messages), f"sent a malformed report (line {number})", output)
         if "refused" in message:

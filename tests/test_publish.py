@@ -283,6 +283,30 @@ def test_ctrl_c_or_sigterm_while_figures_draw_stops_them_and_the_build_at_once(
     assert not (root / "dist").exists() and not (root / "notes.lock").exists()
 
 
+def test_a_killed_build_leaves_no_sandbox_process_behind(
+    make_project: MakeProject, builds: list[subprocess.Popen[str]]
+) -> None:
+    root = make_project({"source/slow.yaml": SLOW, **SLOW_FIGURES})
+    build = start_build(root)
+    builds.append(build)
+    deadline = time.monotonic() + 60
+    while not (running := sandbox_jobs(build))[1]:
+        assert build.poll() is None, "the build ended before any job ran"
+        assert time.monotonic() < deadline, "no job started within 60 s"
+        time.sleep(0.02)
+
+    build.send_signal(signal.SIGKILL)  # no cleanup of its own: its workers notice it has gone
+    build.wait(timeout=60)
+
+    workers, jobs = running
+    deadline = time.monotonic() + 5
+    while (left := [pid for pid in workers + jobs if Path(f"/proc/{pid}").exists()]) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    assert not left, [Path(f"/proc/{pid}/stat").read_text() for pid in left]
+
+
 def test_a_second_build_waits_for_the_first_and_stamps_from_its_lock(
     project: Path, deckbuild: Deckbuild, builds: list[subprocess.Popen[str]]
 ) -> None:
