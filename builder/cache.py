@@ -9,7 +9,9 @@ renamed into place, so a build that is interrupted, or runs beside another, neve
 torn entry.
 
 The store stays bounded: each run records which entries it used (`uses.json`), and entries and
-blobs that none of the last KEEP_RUNS runs used are deleted when a run ends.
+blobs that none of the last KEEP_RUNS runs used are deleted when a run ends, unless another run
+(another build or check of the project) is using the store at that moment: it may be about to
+read what this one would delete, so the tidying waits for a run that ends alone.
 
 Stages never see where the store lives: they get a `Store` (or None) and ask it for values.
 """
@@ -18,11 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +122,30 @@ class Store:
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
                 raise
+
+
+@contextlib.contextmanager
+def session(folder: Path) -> Iterator[Store]:
+    """The store in `folder` for one run, which records its uses and tidies when the run ends
+    (not when it is interrupted, nor while another run is using the store)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        yield Store(folder)  # a folder that cannot be written: nothing is cached or tidied
+        return
+    try:
+        # Shared while the run uses the store; exclusive (without waiting) to tidy it.
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        store = Store(folder)
+        yield store
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # another run is using the store: the next run that ends alone tidies
+        store.close()
+    finally:
+        os.close(handle)  # and with it the lock
 
 
 def digest(*parts: str | bytes) -> str:

@@ -122,7 +122,8 @@ def _parser() -> argparse.ArgumentParser:
         parser.print_help(context.out)
         return OK
 
-    parser.set_defaults(command=show_help)
+    # `deckbuild` alone shows the help: its subcommands' shared options need defaults here too.
+    parser.set_defaults(command=show_help, project=".", jobs=0)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(

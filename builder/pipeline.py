@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from builder.cache import Store
+from builder.cache import Store, session
 from builder.load import load
 from builder.notes import Note
 from builder.problems import Location, Problem
@@ -120,10 +120,9 @@ class Result:
 def run(request: Request) -> Result:
     """Runs the stages of a build up to `request.until`; writes only if nothing is wrong."""
     started = time.monotonic()
-    cache = Store(request.root / CACHE)
-    result = _run(request, cache)
     # Only a run that ended records what it used and evicts what the last runs did not use.
-    cache.close()
+    with session(request.root / CACHE) as cache:
+        result = _run(request, cache)
     return replace(result, seconds=time.monotonic() - started)
 
 

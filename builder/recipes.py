@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,12 +104,18 @@ def load_recipes(root: Path, decks_dir: str = "decks") -> Recipes:
 
 def select(recipe: Recipe, notes: Sequence[Note]) -> tuple[Note, ...]:
     """The notes the recipe takes, in their source order."""
-    return tuple(
-        note
-        for note in notes
-        if (recipe.include is None or matches(recipe.include, note.tags))
-        and not (recipe.exclude is not None and matches(recipe.exclude, note.tags))
-    )
+    # Decided once per distinct set of tags: notes share them (a topic, a level, a kind), and
+    # matching every pattern against every tag of every note was a tenth of a rebuild.
+    taken: dict[tuple[str, ...], bool] = {}
+
+    def takes(tags: tuple[str, ...]) -> bool:
+        if tags not in taken:
+            taken[tags] = (recipe.include is None or matches(recipe.include, tags)) and not (
+                recipe.exclude is not None and matches(recipe.exclude, tags)
+            )
+        return taken[tags]
+
+    return tuple(note for note in notes if takes(note.tags))
 
 
 def unmatched(recipe: Recipe, notes: Sequence[Note]) -> tuple[Problem, ...]:
@@ -162,6 +169,7 @@ def matches(expression: TagExpression, tags: Sequence[str]) -> bool:
             return matches(left, tags) or matches(right, tags)
 
 
+@functools.cache  # a deck has a few hundred tags and a recipe a few patterns
 def _tag_matches(pattern: str, tag: str) -> bool:
     pattern, tag = pattern.lower(), tag.lower()  # Anki's tags are case-insensitive
     return fnmatch.fnmatchcase(tag, pattern) or tag.startswith(pattern + "::")

@@ -3,13 +3,15 @@ trusted beyond being JSON, and bounded to what the last runs used."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from builder.cache import KEEP_RUNS, Store, from_json, to_json
+from builder.cache import KEEP_RUNS, Store, from_json, session, to_json
 from builder.pipeline import Request, run
 from tests.conftest import REPO, MakeProject
 
@@ -86,6 +88,27 @@ def test_entries_the_last_runs_did_not_use_are_evicted(tmp_path: Path) -> None:
 
     assert files(tmp_path) == {"stage/kept.json", "uses.json"}
     assert last.blob(blob) is None
+
+
+def test_nothing_is_evicted_while_another_run_uses_the_store(tmp_path: Path) -> None:
+    old = Store(tmp_path)
+    old.put("stage", "old", 1)
+    old.close()
+    other_run = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(other_run, fcntl.LOCK_SH)  # as a build in another process holds it
+    try:
+        for _ in range(KEEP_RUNS + 1):
+            with session(tmp_path):
+                pass
+        assert "stage/old.json" in files(tmp_path)
+    finally:
+        os.close(other_run)
+
+    for _ in range(KEEP_RUNS):  # runs that end alone
+        with session(tmp_path):
+            pass
+
+    assert "stage/old.json" not in files(tmp_path)
 
 
 def test_files_of_an_older_cache_layout_are_removed(tmp_path: Path) -> None:

@@ -182,3 +182,12 @@ def test_python_dash_m_builder_is_the_same_command() -> None:
     )
     assert result.returncode == 0
     assert "usage: deckbuild build" in result.stdout
+
+
+def test_deckbuild_alone_shows_its_commands() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "builder"], capture_output=True, text=True, check=False
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("usage: deckbuild")
+    assert "build" in result.stdout and "check" in result.stdout
