@@ -582,9 +582,15 @@ def test_an_answer_that_kills_its_parent_fails_and_the_build_reports_it(
 
 
 def ipc_objects() -> dict[str, list[str]]:
-    """The System V IPC objects of the machine's IPC namespace, by kind."""
+    """The ids of the System V IPC objects of the machine's IPC namespace, by kind.
+
+    Ids only: other programs (an X server's shared memory, say) touch their own objects'
+    counters while a build runs, and that is not an object left behind.
+    """
     return {
-        kind: Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        kind: sorted(
+            line.split()[1] for line in Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        )
         for kind in ("shm", "msg", "sem")
     }
 
