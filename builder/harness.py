@@ -59,6 +59,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+# Imported here, once per worker, rather than by nearly every child: numpy imports it lazily on
+# the first np.random, which every property trial makes (8 ms, with hashlib and libcrypto).
+import numpy.random
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from PIL.Image import Image as Picture
@@ -232,6 +236,9 @@ def run_one(request: Mapping[str, Any], readable: Sequence[str]) -> dict[str, An
             # Dies with the worker, whatever kills it (the worker is single-threaded).
             ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            # numpy's global generator is seeded afresh, as an import in the child would: a
+            # child does not start from its worker's (and its siblings') random state.
+            np.random.seed()
             os.dup2(report_w, REPORT_FD)
             os.dup2(output_w, 1)
             os.dup2(output_w, 2)
