@@ -156,6 +156,21 @@ def test_a_fork_that_bypasses_the_audit_hook_is_refused_by_the_kernel(tmp_path: 
     assert run(tmp_path, note).failures == ()
 
 
+def test_an_answer_cannot_guess_the_tests_random_values_from_the_state_its_worker_shares(
+    tmp_path: Path,
+) -> None:
+    # One worker runs both children (jobs=1), forked from the same warm image: numpy's global
+    # generator must not start from that image's state in both, or this wrong answer matches.
+    note = answer(
+        "guesses",
+        "return int(np.random.randint(2**62))\n",
+        expect={"py": "int(np.random.randint(2**62))"},
+    )
+
+    (failure,) = verify((note,), cache=Store(tmp_path / "cache"), jobs=1).failures
+    assert "case 'runs' failed" in failure.report
+
+
 @pytest.fixture
 def listener() -> Iterator[socket.socket]:
     with socket.socket() as server:
