@@ -255,6 +255,37 @@ def test_the_pipeline_runs_in_process_and_returns_what_it_found(released: Path) 
     assert result.written == {}
 
 
+def test_figures_draw_alongside_verification_but_not_with_an_answer_that_failed(
+    tmp_path: Path,
+) -> None:
+    doubled = """
+      - id: doubled
+        front: What does doubling do to a line?
+        back: It doubles its slope.
+        sources: [Fixture 2026]
+        figure: doubled
+    """
+    uses = """
+        USES = ("code-double",)
+
+
+        def draw(fig, variant, code):
+            fig.subplots().plot([0, 1], code["code-double"].double([0, 1]))
+    """
+    notes = textwrap.dedent(NOTES) + textwrap.indent(textwrap.dedent(doubled), "  ")
+    files = {"source/detection.yaml": notes, "figures/square.py": FIGURE, **RECIPES}
+    root = write_project(tmp_path, {**files, "figures/doubled.py": uses})
+    edit(root / "source/detection.yaml", "return 2 * x", "return 3 * x")
+
+    result = run(Request(root, until="check", jobs=2))
+
+    assert result.failed_answers == 1 and result.status == 1
+    assert result.problems == () and result.failed_figures == ()
+    figures = {note.id: note.figure for note in result.rendered}
+    assert "fig-square-light-" in figures["iou-touching"]
+    assert figures["doubled"] == ""
+
+
 def test_the_version_is_shown(capsys: pytest.CaptureFixture[str]) -> None:
     from builder.cli import main
 
