@@ -132,11 +132,16 @@ def _run(request: Request, cache: Store) -> Result:
     def progress(stage: str) -> Callable[[int, int], None]:
         return lambda done, total: request.on_progress(stage, done, total)
 
+    # Imported before any worker starts: Ctrl-C in the middle of a module's code makes Python
+    # end by SIGINT after the CLI's clean exit (130), and tests stop a build once it has workers.
+    from builder import sandbox
+    from builder.figures import draw
+    from builder.render import render
+    from builder.verify import verify
+
     if cache.empty(VERIFIED):
         # Nothing verified before (a first build, or a cleared cache): every answer will run
         # and every figure draw, so the workers start now and warm up while the notes load.
-        from builder import sandbox
-
         sandbox.start_workers(max(1, request.jobs))
     loaded = load(root, cache=cache)
     problems = list(loaded.problems)
@@ -150,10 +155,6 @@ def _run(request: Request, cache: Store) -> Result:
 
     # Every note, not only the recipes' ones: a figure may draw with a code note that a recipe
     # leaves out, and that code must be verified too. Both stages cache, so this costs little.
-    from builder.figures import draw
-    from builder.render import render
-    from builder.verify import verify
-
     # Figures draw while answers are verified, the two sharing `jobs` slots, so that neither
     # kind of worker idles while the other has work, and the drawing workers warm up while
     # answers run. A figure that draws with an answer waits for its verdict; one that draws
