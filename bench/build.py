@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import marshal
 import os
 import re
 import shutil
@@ -172,21 +171,21 @@ def clear_build(project: Path) -> None:
 
 def cache_entries(project: Path) -> dict[str, set[str]]:
     """What the caches hold, by kind: source files, verdicts, figures, rendered texts."""
-    from builder.render import MEMO_SUFFIX
+    from builder import figures, load, render, verify
 
     cache = project / ".cache"
 
-    def names(folder: Path, keep: Callable[[Path], bool]) -> set[str]:
-        return {p.name for p in folder.iterdir() if keep(p)} if folder.is_dir() else set()
+    def names(stage: str) -> set[str]:
+        return {p.name for p in (cache / stage).glob("*.json")}
 
     return {
-        "parsed": names(cache / "load", lambda p: p.suffix == ".pickle"),
-        "verified": names(cache / "verify", lambda p: p.suffix == ".json"),
-        "drawn": names(cache, lambda p: p.is_dir() and p.name not in ("load", "verify", "render")),
+        "parsed": names(load.STAGE),
+        "verified": names(verify.STAGE),
+        "drawn": names(figures.STAGE),
         "rendered": {
             key
-            for memo in (cache / "render").glob(f"*{MEMO_SUFFIX}")
-            for key in marshal.loads(memo.read_bytes())
+            for memo in (cache / render.STAGE).glob("*.json")
+            for key in json.loads(memo.read_bytes())
         },
     }
 
@@ -266,56 +265,31 @@ def floor_spec(project: Path, jobs: int, into: Path) -> Path:
     Runs the stages in this process, from the warm caches the builds left behind, wired as
     `deckbuild build` wires them.
     """
-    from builder import package
-    from builder.figures import draw
-    from builder.load import load
-    from builder.recipes import load_recipes, select
-    from builder.render import render
-    from builder.verify import verify
+    from builder import notetypes, package
+    from builder.pipeline import Request, run
 
-    notes = load(project).notes
-    cache = project / ".cache"
-    checked = verify(notes, cache_dir=cache, jobs=jobs)
-    drawing = draw(notes, figures_dir=project / "figures", cache_dir=cache, jobs=jobs)
-    rendered = render(
-        notes,
-        evidence=checked.evidence,
-        figures=drawing.figures,
-        media_dir=project / "source" / "media",
-        cache_dir=cache,
-    ).notes
-    # The builder's note types (their names are private to builder.package, and cost nothing).
+    result = run(Request(project, until="check", jobs=jobs))
+    assert not result.problems and not result.failures, "the benchmark's deck must build"
     note_types = {
-        "basic": {
-            "id": package.BASIC_NOTE_TYPE_ID,
-            "name": "CV Interview Prep: Basic",
-            "fields": package.BASIC_FIELDS,
-            "front": package.BASIC_FRONT,
-            "back": package.BASIC_BACK,
-            "cloze": False,
-        },
-        "cloze": {
-            "id": package.CLOZE_NOTE_TYPE_ID,
-            "name": "CV Interview Prep: Cloze",
-            "fields": package.CLOZE_FIELDS,
-            "front": package.CLOZE_FRONT,
-            "back": package.CLOZE_BACK,
-            "cloze": True,
-        },
+        kind: {
+            "id": note_type.id,
+            "name": note_type.name,
+            "fields": note_type.fields,
+            "front": note_type.front,
+            "back": note_type.back,
+            "cloze": kind == "cloze",
+        }
+        for kind, note_type in notetypes.note_types().items()
     }
     files = []
-    for recipe in load_recipes(project).recipes:
-        chosen = {note.id for note in select(recipe, notes)}
+    for recipe in result.recipes:
+        chosen = {note.id for note in result.selected[recipe.output]}
         decks: dict[str, list[dict[str, Any]]] = {}
         media: set[str] = set()
-        for note in rendered:
+        for note in result.rendered:
             if note.id not in chosen:
                 continue
-            fields = (
-                [note.id, note.front, note.back, note.code, note.figure, note.verified]
-                if note.kind == "basic"
-                else [note.id, note.front, note.back, note.figure]
-            )
+            fields = list(notetypes.fields(note).values())
             decks.setdefault(f"{recipe.name}::{note.deck}", []).append(
                 {
                     "kind": note.kind,
@@ -340,7 +314,7 @@ def floor_spec(project: Path, jobs: int, into: Path) -> Path:
     into.mkdir(parents=True, exist_ok=True)
     spec = into / "floor.json"
     spec.write_text(
-        json.dumps({"css": package.card_css(), "note_types": note_types, "files": files}),
+        json.dumps({"css": notetypes.card_css(), "note_types": note_types, "files": files}),
         encoding="utf-8",
     )
     return spec
@@ -462,6 +436,7 @@ def synthetic_note(i: int) -> str:
         - name: an empty array
           args: [[]]
           expect: []
+    sources: ["Synthetic 2026, §{i}"]
     level: {level}
     tags: [{topic}]
 """
@@ -470,6 +445,7 @@ def synthetic_note(i: int) -> str:
   - id: syn-cloze-{i}
     cloze: |
       Fact {i}: the {{{{c1::answer {i}}}}} follows from the {{{{c2::premise}}}} with $x_{{{i}}}$.
+    sources: ["Synthetic 2026, §{i}"]
     level: {level}
     tags: [kind::cloze, {topic}]
 """
@@ -488,6 +464,7 @@ def synthetic_note(i: int) -> str:
 
       - It fails for very large batches.
       - It costs `O(n)` per step.{extra}
+    sources: ["Synthetic 2026, §{i}"]
     level: {level}
     tags: [kind::{"figure" if figure else "concept"}, {topic}]{shown}
 """

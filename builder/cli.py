@@ -1,4 +1,5 @@
-"""The `deckbuild` command: wires the stages together, prints, and exits. Nothing else does.
+"""The `deckbuild` command: arguments to a `builder.pipeline.Request`, its `Result` to text
+and an exit status. Only this module prints or exits.
 
 Exit status: 0 success, 1 a code answer failed verification, 2 invalid input; 130 after Ctrl-C
 and 143 after SIGTERM, both of which leave every written file as it was.
@@ -20,24 +21,18 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 if TYPE_CHECKING:
-    from builder.notes import Note
-    from builder.package import Packaged
-    from builder.problems import Location, Problem
-    from builder.recipes import Recipe, TagExpression
-    from builder.render import RenderedNote
-    from builder.stamps import Stamped
+    from builder.pipeline import Request, Result, Until
+    from builder.problems import Problem
 
 OK, FAILED, INVALID = 0, 1, 2
-LOCK_FILE = "notes.lock"
 DIST = "dist"
-CACHE = ".cache"
 PREVIEW = "preview"
 PAUSE_AT = "DECKBUILD_PAUSE_AT"
 
@@ -60,6 +55,7 @@ class Context:
     jobs: int
     out: TextIO
     err: TextIO
+    weaker_sandbox: bool = False  # run code even where a wall of the sandbox cannot be raised
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         jobs=max(1, args.jobs or os.cpu_count() or 1),
         out=sys.stdout,
         err=sys.stderr,
+        weaker_sandbox=getattr(args, "accept_weaker_sandbox", False),
     )
     try:
         with _sigterm_as_interrupt(), _few_collections():
@@ -126,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         return OK
 
     parser.set_defaults(command=show_help)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--project", default=".", metavar="DIR", help="the project folder (default: here)"
@@ -133,44 +131,60 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--jobs", type=int, default=0, metavar="N", help="parallel workers (default: all cores)"
     )
+    common.add_argument(
+        "--accept-weaker-sandbox",
+        action="store_true",
+        help="RISKY: run code answers and figure scripts even where this machine cannot raise "
+        "every wall of the sandbox (no Landlock, namespaces or seccomp), so that they may read "
+        "your files or reach the network",
+    )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    build = commands.add_parser(
-        "build",
-        parents=[common],
-        help="verify, draw, render and write dist/<recipe>.apkg",
-        description="Build every recipe in decks/ (or the ones named) into dist/. Nothing is "
-        "written unless every note loads and every code answer passes its tests.",
-    )
-    build.add_argument("recipes", nargs="*", metavar="RECIPE", help="recipe names (file stems)")
-    build.add_argument(
+    decks = argparse.ArgumentParser(add_help=False)
+    decks.add_argument("recipes", nargs="*", metavar="RECIPE", help="recipe names (file stems)")
+    decks.add_argument(
         "--tags",
         metavar="EXPR",
-        help="build one ad-hoc deck of the notes matching a tag expression, e.g. "
+        help="one ad-hoc deck of the notes matching a tag expression, e.g. "
         "'topic::detection and not level::easy'",
     )
-    build.add_argument(
+    decks.add_argument(
         "--name", default="CV Interview Prep", help="deck name for --tags (default: %(default)s)"
     )
-    build.add_argument(
+    decks.add_argument(
         "--output",
         default="custom.apkg",
         help="file name in dist/ for --tags (default: %(default)s)",
     )
-    build.add_argument(
+    decks.add_argument(
         "--allow-breaking-changes",
         action="store_true",
         help="build even when a released note is missing or changed kind, a note type's "
         "schema changed, or a stamp is not newer (see the README before using it)",
     )
+    strict = argparse.ArgumentParser(add_help=False)
+    strict.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat warnings (a note without sources, a long back without a reason) as errors",
+    )
+
+    build = commands.add_parser(
+        "build",
+        parents=[common, decks, strict],
+        help="verify, draw, render and write dist/<recipe>.apkg",
+        description="Build every recipe in decks/ (or the ones named) into dist/. Nothing is "
+        "written unless every note loads and every code answer passes its tests.",
+    )
     build.set_defaults(command=_build)
 
     check = commands.add_parser(
         "check",
-        parents=[common],
-        help="load, verify and draw everything; write nothing",
-        description="Validate every note and recipe, run every code answer's tests and draw "
-        "every figure, reporting all problems together. Writes no deck and no lock file.",
+        parents=[common, decks, strict],
+        help="everything build does, but write nothing",
+        description="Validate every note and recipe, run every code answer's tests, draw "
+        "every figure, render, and compare with notes.lock as build does, reporting all "
+        "problems together. Writes no deck and no lock file. Takes build's arguments.",
     )
     check.set_defaults(command=_check)
 
@@ -186,7 +200,7 @@ def _parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser(
         "preview",
-        parents=[common],
+        parents=[common, strict],
         help="write every card as a web page to browse before importing",
         description="Verify, draw and render like build, then write each card's question and "
         "answer as Anki shows them, with an index to search by text and tag and a day/night "
@@ -201,7 +215,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder, relative to the project (default: %(default)s)",
     )
-    show.set_defaults(command=_preview, tags=None)
+    show.set_defaults(command=_preview, tags=None, name="", output="", allow_breaking_changes=False)
     return parser
 
 
@@ -209,96 +223,37 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args: argparse.Namespace, context: Context) -> int:
-    from builder.package import note_type_schemas, note_type_texts, package
-    from builder.publish import exclusive, publish
-    from builder.release import guard
-    from builder.stamps import read_lock, stamp, write_lock
-
-    started = time.monotonic()
-    notes = _load(context)
-    recipes = _chosen_recipes(args, context)
-    # Every note, not only the recipes' ones: a figure may draw with a code note that a recipe
-    # leaves out, and that code must be verified too. Both stages cache, so this costs little.
-    rendered = _verify_draw_render(notes, context)
+    result = _run(args, context, "build")
     dist = context.root / DIST
-
-    def wait() -> None:
-        print(
-            f"deckbuild: waiting for another build of this project to finish with {DIST}/",
-            file=context.err,
-            flush=True,
-        )
-
-    def writer(recipe: Recipe, stamped: Stamped) -> Callable[[Path], Packaged]:
-        chosen = {note.id for note in _select(recipe, notes)}
-        return lambda path: package(
-            recipe.name,
-            [note for note in rendered if note.id in chosen],
-            note_mods=stamped.note_mods,
-            note_type_mods=stamped.note_type_mods,
-            output=path,
-            description=recipe.description,
-        )
-
-    # From reading the lock file to writing it, one build at a time: each stamps from the last.
-    with exclusive(dist, on_wait=wait):
-        lock_path = context.root / LOCK_FILE
-        lock, problems = read_lock(lock_path, Path(LOCK_FILE))
-        _stop_on(problems, context)
-        stamped = stamp(rendered, note_type_texts(), lock, now=int(time.time()))
-        release = guard(
-            lock,
-            stamped.lock,
-            notes,
-            note_type_schemas(),
-            lock_file=Path(LOCK_FILE),
-            lock_file_text=lock_path.read_text(encoding="utf-8") if lock_path.exists() else None,
-        )
-        _check_release(release.problems, args.allow_breaking_changes, context)
-        written = publish(
-            {dist / recipe.output: writer(recipe, stamped) for recipe in recipes},
-            then=lambda: write_lock(lock_path, release.lock),
-            checkpoint=lambda point: _pause(point, context),
-        )
     rows = [
         [f"{DIST}/{recipe.output}", deck.decks, deck.notes, deck.cards, deck.media]
-        for recipe in recipes
-        for deck in [written[dist / recipe.output]]
+        for recipe in result.recipes
+        for deck in [result.written[dist / recipe.output]]
     ]
     _table(["deck file", "subdecks", "notes", "cards", "media"], rows, context.out)
-    print(f"built {len(rows)} deck(s) in {time.monotonic() - started:.1f} s", file=context.out)
+    print(f"built {len(rows)} deck(s) in {result.seconds:.1f} s", file=context.out)
     return OK
 
 
 def _check(args: argparse.Namespace, context: Context) -> int:
-    started = time.monotonic()
-    notes = _load(context)
-    recipes = _recipes(context)
-    rendered = _verify_draw_render(notes, context)
-    rows = [[r.location.path.stem, len(_select(r, notes))] for r in recipes]
+    result = _run(args, context, "check")
+    rows = [[r.location.path.stem, len(result.selected[r.output])] for r in result.recipes]
     _table(["recipe", "notes"], rows, context.out)
+    warned = f" ({_count(len(result.warnings), 'warning')})" if result.warnings else ""
     print(
-        f"checked {len(rendered)} notes in {time.monotonic() - started:.1f} s: all good",
+        f"checked {len(result.notes)} notes in {result.seconds:.1f} s: all good{warned}",
         file=context.out,
     )
     return OK
 
 
 def _preview(args: argparse.Namespace, context: Context) -> int:
-    from builder.preview import preview
-
-    notes = _load(context)
-    rendered = _verify_draw_render(notes, context)
-    title = "CV Interview Prep: every note"
-    if args.recipes:
-        recipes = _chosen_recipes(args, context)
-        chosen = {note.id for recipe in recipes for note in _select(recipe, notes)}
-        rendered = tuple(note for note in rendered if note.id in chosen)
-        title = ", ".join(recipe.name for recipe in recipes)
-    written = preview(rendered, out_dir=context.root / args.out, title=title)
+    result = _run(args, context, "preview")
+    written = result.preview
+    assert written is not None  # the run succeeded
     print(
-        f"wrote {len(written.cards)} cards of {len(rendered)} notes and {written.media} media "
-        f"files; open {written.index} in a browser",
+        f"wrote {len(written.cards)} cards of {len({c.note_id for c in written.cards})} notes "
+        f"and {written.media} media files; open {written.index} in a browser",
         file=context.out,
     )
     if not written.mathjax:
@@ -310,20 +265,38 @@ def _preview(args: argparse.Namespace, context: Context) -> int:
 
 
 def _list(args: argparse.Namespace, context: Context) -> int:
-    from builder.recipes import Recipe, select
+    from builder.load import load
+    from builder.problems import Location, Problem
+    from builder.recipes import (
+        Recipe,
+        TagExpressionError,
+        load_recipes,
+        parse_tags,
+        select,
+        unmatched,
+    )
 
-    notes = _load(context)
+    loaded = load(context.root)
+    _stop_on(loaded.problems, context)
+    notes = loaded.notes
     if args.tags:
-        notes = select(Recipe("", "", _nowhere(), include=_parse_tags(args.tags, context)), notes)
+        at = Location(Path("--tags"), 0)
+        try:
+            recipe = Recipe("", "", at, include=parse_tags(args.tags), include_at=at)
+        except TagExpressionError as error:
+            _stop_on([Problem(at, str(error))], context)
+        _stop_on(unmatched(recipe, notes), context)
+        notes = select(recipe, notes)
     if args.notes:
         for note in notes:
             first_line = (note.front or note.cloze).strip().splitlines()[0]
             print(f"{note.id:40} {note.deck:24} {_shorten(first_line, 70)}", file=context.out)
         return OK
-    recipes = _recipes(context)
+    found = load_recipes(context.root)
+    _stop_on(found.problems, context)
     _table(
         ["recipe", "deck", "file", "notes"],
-        [[r.location.path.stem, r.name, r.output, len(select(r, notes))] for r in recipes],
+        [[r.location.path.stem, r.name, r.output, len(select(r, notes))] for r in found.recipes],
         context.out,
     )
     print(file=context.out)
@@ -341,108 +314,99 @@ def _list(args: argparse.Namespace, context: Context) -> int:
     return OK
 
 
-# -- stages, wired ---------------------------------------------------------------------------
+# -- the pipeline, run and reported ----------------------------------------------------------
 
 
-def _load(context: Context) -> tuple[Note, ...]:
-    from builder.load import load
+def _run(args: argparse.Namespace, context: Context, until: Until) -> Result:
+    """Runs the pipeline; prints what it found; stops unless all is well."""
+    from builder.pipeline import Request, run
 
-    with _Progress(context, "loading notes"):
-        loaded = load(context.root, cache_dir=context.root / CACHE)
-    _stop_on(loaded.problems, context)
-    return loaded.notes
+    progress = _Progress(context)
 
-
-def _recipes(context: Context) -> tuple[Recipe, ...]:
-    from builder.recipes import load_recipes
-
-    found = load_recipes(context.root)
-    _stop_on(found.problems, context)
-    return found.recipes
-
-
-def _chosen_recipes(args: argparse.Namespace, context: Context) -> tuple[Recipe, ...]:
-    from builder.recipes import Recipe
-
-    if args.tags:
-        if args.recipes:
-            _fail(context, "give recipe names or --tags, not both", INVALID)
-        recipe = Recipe(args.name, args.output, _nowhere(), include=_parse_tags(args.tags, context))
-        return (recipe,)
-    recipes = _recipes(context)
-    if not recipes:
-        _fail(context, f"no recipes in {context.root / 'decks'}", INVALID)
-    if not args.recipes:
-        return recipes
-    by_name = {r.location.path.stem: r for r in recipes}
-    unknown = [name for name in args.recipes if name not in by_name]
-    if unknown:
-        known = ", ".join(sorted(by_name))
-        _fail(context, f"no recipe named {', '.join(unknown)} (recipes: {known})", INVALID)
-    return tuple(by_name[name] for name in dict.fromkeys(args.recipes))
-
-
-def _verify_draw_render(notes: Sequence[Note], context: Context) -> tuple[RenderedNote, ...]:
-    # Verify before drawing: figures run the answer code of code notes, which must have passed.
-    from builder.figures import draw
-    from builder.render import render
-    from builder.verify import verify
-
-    cache = context.root / CACHE
-    with _Progress(context, "verifying code answers") as progress:
-        checked = verify(notes, cache_dir=cache, jobs=context.jobs, on_progress=progress.count)
-    if checked.failures:
-        for failure in checked.failures:
-            print(failure.report, file=context.err)
-            print(file=context.err)
-        _fail(
-            context,
-            f"{len(checked.failures)} code answer(s) failed verification; no deck was written",
-            FAILED,
+    def wait() -> None:
+        print(
+            f"deckbuild: waiting for another build of this project to finish with {DIST}/",
+            file=context.err,
+            flush=True,
         )
-    print(
-        f"verified {len(checked.evidence)} code answer(s), {checked.cases} case(s) "
-        f"({checked.ran} run, {checked.cached} from cache)",
-        file=context.out,
+
+    request = Request(
+        root=context.root,
+        until=until,
+        recipes=tuple(args.recipes),
+        tags=args.tags,
+        name=args.name,
+        output=args.output,
+        allow_breaking_changes=args.allow_breaking_changes,
+        strict=args.strict,
+        jobs=context.jobs,
+        weaker_sandbox=context.weaker_sandbox,
+        preview_dir=getattr(args, "out", PREVIEW),
+        on_progress=progress,
+        on_wait=wait,
+        checkpoint=lambda point: _pause(point, context),
     )
-    with _Progress(context, "drawing figures"):
-        drawing = draw(
-            notes, figures_dir=context.root / "figures", cache_dir=cache, jobs=context.jobs
+    result = run(request)
+    progress.finish()
+    _report(request, result, context)
+    if result.status != OK:
+        raise Stop(result.status)
+    return result
+
+
+def _report(request: Request, result: Result, context: Context) -> None:
+    """Every problem, failure and warning of the run, then one line per kind of trouble."""
+    from builder.pipeline import INVALID
+
+    err = context.err
+    breaking = set(result.breaking)
+    for problem in sorted(result.problems, key=lambda p: (p.location, p.message)):
+        print(problem, file=err)
+    for failure in result.failures:
+        print(failure.report, file=err)
+        print(file=err)
+    for problem in result.failed_figures:
+        print(problem, file=err)
+    if not request.strict:
+        for warning in sorted(result.warnings, key=lambda p: (p.location, p.message)):
+            print(f"warning: {warning}", file=err)
+    if request.allow_breaking_changes:
+        for problem in sorted(breaking, key=lambda p: (p.location, p.message)):
+            print(problem, file=err)
+    checked = result.verification
+    if checked is not None and (checked.evidence or checked.failures):
+        print(
+            f"verified {_count(len(checked.evidence), 'code answer')}, "
+            f"{_count(checked.cases, 'case')} ({checked.ran} run, {checked.cached} from cache)",
+            file=context.out,
         )
-    _stop_on(drawing.problems, context)
-    rendering = render(
-        notes,
-        evidence=checked.evidence,
-        figures=drawing.figures,
-        media_dir=context.root / "source" / "media",
-        cache_dir=cache,
-    )
-    _stop_on(rendering.problems, context)
-    return rendering.notes
-
-
-# -- small pieces ------------------------------------------------------------------------------
-
-
-def _select(recipe: Recipe, notes: Sequence[Note]) -> tuple[Note, ...]:
-    from builder.recipes import select
-
-    return select(recipe, notes)
-
-
-def _parse_tags(text: str, context: Context) -> TagExpression:
-    from builder.recipes import TagExpressionError, parse_tags
-
-    try:
-        return parse_tags(text)
-    except TagExpressionError as error:
-        _fail(context, f"--tags: {error}", INVALID)
-
-
-def _nowhere() -> Location:
-    from builder.problems import Location
-
-    return Location(Path("<command line>"), 0)
+    nothing = "nothing was written"
+    if result.failures:
+        failed = _count(result.failed_answers, "code answer")
+        print(f"deckbuild: {failed} failed verification; {nothing}", file=err)
+    if result.failed_figures:
+        count = len(result.failed_figures)
+        print(f"deckbuild: {count} figure script(s) failed; {nothing}", file=err)
+    soft = set(result.warnings)
+    input_problems = [p for p in result.problems if p not in breaking and p not in soft]
+    if input_problems:
+        print(f"deckbuild: {len(input_problems)} problem(s) in the input; {nothing}", file=err)
+    if breaking and result.status == INVALID and not request.allow_breaking_changes:
+        print(
+            f"deckbuild: {len(breaking)} change(s) would break notes that users already have; "
+            f"{nothing}. Fix them, or build with --allow-breaking-changes if you mean them (see "
+            "the README, 'Releasing an update')",
+            file=err,
+        )
+    elif breaking and request.until == "build" and result.status == OK:
+        print(
+            "deckbuild: building anyway, as --allow-breaking-changes asks; notes.lock will "
+            "record the new state",
+            file=err,
+        )
+    if request.strict and result.warnings:
+        warned = _count(len(result.warnings), "warning")
+        print(f"deckbuild: {warned}, errors under --strict; {nothing}", file=err)
 
 
 def _stop_on(problems: Sequence[Problem], context: Context) -> None:
@@ -451,27 +415,24 @@ def _stop_on(problems: Sequence[Problem], context: Context) -> None:
     for problem in sorted(problems, key=lambda p: p.location):
         print(problem, file=context.err)
     count = len(problems)
-    _fail(context, f"{count} problem(s) in the input; nothing was written", INVALID)
+    print(f"deckbuild: {count} problem(s) in the input; nothing was written", file=context.err)
+    raise Stop(INVALID)
 
 
-def _check_release(problems: Sequence[Problem], allowed: bool, context: Context) -> None:
-    if not problems:
-        return
-    for problem in sorted(problems, key=lambda p: p.location):
-        print(problem, file=context.err)
-    if not allowed:
-        _fail(
-            context,
-            f"{len(problems)} change(s) would break notes that users already have; nothing was "
-            "written. Fix them, or build with --allow-breaking-changes if you mean them (see "
-            "the README, 'Releasing an update')",
-            INVALID,
-        )
-    print(
-        "deckbuild: building anyway, as --allow-breaking-changes asks; notes.lock will record "
-        "the new state",
-        file=context.err,
-    )
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("deckbuild")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}{'' if number == 1 else 's'}"
+
+
+# -- small pieces ------------------------------------------------------------------------------
 
 
 def _pause(point: str, context: Context) -> None:
@@ -479,11 +440,6 @@ def _pause(point: str, context: Context) -> None:
     if os.environ.get(PAUSE_AT) == point:
         print(f"deckbuild: paused at {point}", file=context.err, flush=True)
         sys.stdin.readline()
-
-
-def _fail(context: Context, message: str, status: int) -> NoReturn:
-    print(f"deckbuild: {message}", file=context.err)
-    raise Stop(status)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]], out: TextIO) -> None:
@@ -500,30 +456,24 @@ def _shorten(text: str, width: int) -> str:
 
 
 class _Progress:
-    """Shows a stage on stderr once it has taken more than a second, with a count if given."""
+    """Shows a stage on stderr once it has taken more than a second, with its count."""
 
-    def __init__(self, context: Context, what: str) -> None:
+    def __init__(self, context: Context) -> None:
         self.context = context
-        self.what = what
-        self.started = time.monotonic()
-        self.shown = False
+        self.started: dict[str, float] = {}
+        self.shown: str | None = None
         self.live = context.err.isatty()
 
-    def __enter__(self) -> _Progress:
-        return self
-
-    def count(self, done: int, total: int) -> None:
-        if time.monotonic() - self.started < 1:
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        started = self.started.setdefault(stage, time.monotonic())
+        if time.monotonic() - started < 1:
             return
         if self.live:
-            print(f"\r{self.what}: {done}/{total}", end="", file=self.context.err, flush=True)
-            self.shown = True
-        elif done == total or not self.shown:
-            print(f"{self.what}: {done}/{total}", file=self.context.err)
-            self.shown = True
+            print(f"\r{stage}: {done}/{total}", end="", file=self.context.err, flush=True)
+        elif done == total or self.shown != stage:
+            print(f"{stage}: {done}/{total}", file=self.context.err)
+        self.shown = stage
 
-    def __exit__(self, *exc: object) -> None:
-        elapsed = time.monotonic() - self.started
-        if elapsed >= 1:
-            end = "\n" if self.live and self.shown else ""
-            print(f"{end}{self.what}: done in {elapsed:.1f} s", file=self.context.err)
+    def finish(self) -> None:
+        if self.live and self.shown:
+            print(file=self.context.err)

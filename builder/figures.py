@@ -13,36 +13,36 @@ A figure script is one short module:
         iou = code["code-iou"].iou          # the note's `code`, run as a module
         ...
 
-Each script runs in its own Python process (Agg backend), once per variant, on a fresh
-`matplotlib.figure.Figure`. The PNGs are palette-quantized and carry no metadata, so equal inputs
-give equal bytes; they are cached under a hash of everything that can change them and named by
-a hash of their content, so a changed figure reaches users as a new file.
+Each script runs in the sandbox (`builder.sandbox`, the same walls and limits as a code answer:
+no network, no files outside its own folder, a scrubbed environment), once per variant, on a
+fresh `matplotlib.figure.Figure` (Agg backend); it gets the sources of the project modules it
+imports, since it cannot read the figures folder, and sends back its PNGs. The PNGs are
+palette-quantized and carry no metadata, so equal inputs give equal bytes; they are cached under
+a hash of everything that can change them and named by a hash of their content, so a changed
+figure reaches users as a new file.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
+import base64
+import binascii
 import difflib
 import functools
 import hashlib
-import io
-import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import traceback
+import threading
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from builder.notes import Note
+from builder import sandbox
+from builder.cache import Store, digest
+from builder.notes import Media, Note
 from builder.problems import Location, Problem
 
 WIDTH_IN = 3.6
@@ -52,16 +52,9 @@ VARIANTS = ("light", "dark")
 PALETTE_COLORS = 256
 MAX_PNG_BYTES = 150_000
 TIMEOUT_S = 120.0
+MEMORY_MIB = 1024  # on top of the warm worker's: matplotlib at 720 px needs little
 # Versions of what turns a script into bytes; a new one may draw different pixels.
 _RENDERERS = ("matplotlib", "numpy", "pillow")
-
-
-@dataclass(frozen=True)
-class Media:
-    """A file that ships with the deck: a flat, unique, content-hashed `name` and its `path`."""
-
-    name: str
-    path: Path
 
 
 @dataclass(frozen=True)
@@ -80,6 +73,9 @@ class Drawing:
     figures: Mapping[str, Figure]
     problems: tuple[Problem, ...]
     drawn: int
+    # Those of `problems` that are scripts which ran and failed or were stopped: failed jobs,
+    # as a failing code answer is, rather than bad input.
+    failed: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,18 +84,30 @@ class _Job:
 
     name: str
     script: Path
+    modules: tuple[Path, ...]  # the project modules it imports, directly or not
     code: Mapping[str, str]
     key: str
     named_by: Note
 
 
-def draw(notes: Sequence[Note], *, figures_dir: Path, cache_dir: Path, jobs: int = 2) -> Drawing:
-    """Draws every figure that `notes` name, from `figures_dir/<name>.py`, into `cache_dir`.
+def draw(
+    notes: Sequence[Note],
+    *,
+    figures_dir: Path,
+    cache: Store,
+    jobs: int = 2,
+    weaker_sandbox: bool = False,
+    unverified: Collection[str] = (),
+) -> Drawing:
+    """Draws every figure that `notes` name, from `figures_dir/<name>.py`, into `cache`.
 
     Scripts whose inputs (the script, the project modules it imports, the code of the notes in
     its `USES`) are unchanged since a previous run are not run again. An unknown figure name, a
     script that fails or a PNG over MAX_PNG_BYTES is a Problem at the note that names the figure;
-    `notes` must include the code notes that figures use. At most `jobs` scripts run at once.
+    `notes` must include the code notes that figures use; a figure that uses one of
+    `unverified` (answers that failed their tests) is left out, without a problem of its own.
+    At most `jobs` scripts run at once. With `weaker_sandbox`, scripts run even where the
+    sandbox cannot raise every wall.
     """
     naming: dict[str, list[Note]] = {}
     for note in sorted(notes, key=lambda n: n.location):
@@ -107,7 +115,8 @@ def draw(notes: Sequence[Note], *, figures_dir: Path, cache_dir: Path, jobs: int
             naming.setdefault(note.figure, []).append(note)
     known = _known_figures(figures_dir)
     code = {note.id: note.code for note in notes if note.code is not None}
-    remembered = _recall_scans(cache_dir)
+    unverified_uses = set(unverified)
+    remembered = _recall_scans(cache)
     scanned: dict[str, _Scan] = {}
 
     def scan(path: Path) -> _Scan:
@@ -124,34 +133,37 @@ def draw(notes: Sequence[Note], *, figures_dir: Path, cache_dir: Path, jobs: int
             problems += [_unknown(name, note, known, figures_dir) for note in named_by]
             continue
         job = _plan(name, figures_dir, code, named_by[0], scan)
+        if isinstance(job, _Job) and not unverified_uses.isdisjoint(job.code):
+            continue
         if isinstance(job, Problem):
             problems.append(job)
         else:
             planned.append(job)
 
-    cache_dir.mkdir(parents=True, exist_ok=True)
     # Only the scripts this call read are kept; unchanged, the memo is not rewritten.
     if scanned.keys() != remembered.keys():
-        _remember_scans(cache_dir, scanned)
+        _remember_scans(cache, scanned)
     figures: dict[str, Figure] = {}
     to_draw = []
     for job in planned:
-        cached = _cached(job, cache_dir)
+        cached = _cached(job, cache)
         if cached is None:
             to_draw.append(job)
         else:
             figures[job.name] = cached
+    stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
-        results = list(pool.map(lambda job: _run(job, figures_dir, cache_dir), to_draw))
+        results = list(pool.map(lambda job: _run(job, cache, stop, weaker_sandbox), to_draw))
     finally:
-        # After Ctrl-C or SIGTERM (a KeyboardInterrupt here) no queued figure starts; the ones
-        # drawing end with it (a terminal's Ctrl-C reaches their process group) or soon after.
+        # After Ctrl-C or SIGTERM (a KeyboardInterrupt here) no queued figure starts and the
+        # ones drawing are killed, so that the build stops at once.
+        stop.set()
         pool.shutdown(cancel_futures=True)
+    failed = [result for result in results if isinstance(result, Problem)]
+    problems += failed
     for job, result in zip(to_draw, results, strict=True):
-        if isinstance(result, Problem):
-            problems.append(result)
-        else:
+        if not isinstance(result, Problem):
             figures[job.name] = result
 
     for job in planned:
@@ -162,7 +174,10 @@ def draw(notes: Sequence[Note], *, figures_dir: Path, cache_dir: Path, jobs: int
                 del figures[job.name]
     ordered = {name: figures[name] for name in sorted(figures)}
     return Drawing(
-        types.MappingProxyType(ordered), tuple(sorted(problems, key=_by_place)), len(to_draw)
+        types.MappingProxyType(ordered),
+        tuple(sorted(problems, key=_by_place)),
+        len(to_draw),
+        tuple(sorted(failed, key=_by_place)),
     )
 
 
@@ -209,7 +224,7 @@ def _plan(
         message = f"{failed} draws with the code of {listed}, but there is no such code note"
         return Problem(note.location, message, note.id)
     used = {note_id: str(code[note_id]) for note_id in uses}
-    return _Job(name, script, used, _cache_key(script, imports, used), note)
+    return _Job(name, script, tuple(imports), used, _cache_key(script, imports, used), note)
 
 
 def _declared_uses(tree: ast.Module) -> tuple[str, ...] | None:
@@ -264,49 +279,36 @@ def _scan(source: bytes, filename: str) -> _Scan:
 
 # Every build reads every figure script to find its cache key, and parsing and walking them
 # all took a cached draw 20 ms: most of it, and 8% of a rebuild with nothing changed. So
-# each source's scan is remembered under a hash of its bytes, in one small file beside the
-# drawn figures, for as long as this module and Python stay the same.
-SCANS_FILE = "figure-scripts.json"
+# each source's scan is remembered under a hash of its bytes, in one entry, for as long as this
+# module and Python stay the same.
+SCANS = "figure-scans"
+STAGE = "figures"
 
 
 @functools.cache
 def _scanner_identity() -> str:
-    source = Path(__file__).read_bytes() + sys.version.encode()
-    return hashlib.sha256(source).hexdigest()
+    return digest(Path(__file__).read_bytes(), sys.version)
 
 
-def _recall_scans(cache_dir: Path) -> dict[str, _Scan]:
+def _recall_scans(cache: Store) -> dict[str, _Scan]:
     def names(value: object) -> tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise TypeError(f"expected a list of names, not {value!r}")
         return tuple(value)
 
     try:
-        data = json.loads((cache_dir / SCANS_FILE).read_text(encoding="utf-8"))
-        if data["scanner"] != _scanner_identity():
-            return {}
         return {
             str(key): _Scan(names(imports), None if uses is None else names(uses))
-            for key, (imports, uses) in data["scans"].items()
+            for key, (imports, uses) in cache.get(SCANS, _scanner_identity()).items()
         }
-    # Any damage means: scan the scripts again.
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    # Absent or damaged means: scan the scripts again.
+    except (ValueError, TypeError, AttributeError):
         return {}
 
 
-def _remember_scans(cache_dir: Path, scans: Mapping[str, _Scan]) -> None:
-    data = {
-        "scanner": _scanner_identity(),
-        "scans": {key: [scan.imports, scan.uses] for key, scan in sorted(scans.items())},
-    }
-    # The memo only saves time: if it cannot be written, the next build scans again.
-    with contextlib.suppress(OSError):
-        with tempfile.NamedTemporaryFile(
-            "w", dir=cache_dir, prefix=".scans-", suffix=".tmp", delete=False, encoding="utf-8"
-        ) as file:
-            json.dump(data, file)
-        # Atomic, so an interrupted or concurrent build never leaves a torn file behind.
-        os.replace(file.name, cache_dir / SCANS_FILE)
+def _remember_scans(cache: Store, scans: Mapping[str, _Scan]) -> None:
+    data = {key: [scan.imports, scan.uses] for key, scan in sorted(scans.items())}
+    cache.put(SCANS, _scanner_identity(), data)
 
 
 def _cache_key(script: Path, imports: Sequence[Path], code: Mapping[str, str]) -> str:
@@ -316,7 +318,7 @@ def _cache_key(script: Path, imports: Sequence[Path], code: Mapping[str, str]) -
         digest.update(f"{label}\0{len(data)}\0".encode())
         digest.update(data)
 
-    add("drawer", Path(__file__).read_bytes())
+    add("drawer", Path(__file__).read_bytes() + sandbox.HARNESS.read_bytes())
     add("python", sys.version.encode())
     for package, version in _renderer_versions():
         add(package, version.encode())
@@ -335,79 +337,80 @@ def _renderer_versions() -> tuple[tuple[str, str], ...]:
     return tuple((package, metadata.version(package)) for package in _RENDERERS)
 
 
-def _entry(job: _Job, cache_dir: Path) -> Path:
-    return cache_dir / f"{job.name}-{job.key[:24]}"
-
-
-def _cached(job: _Job, cache_dir: Path) -> Figure | None:
-    entry = _entry(job, cache_dir)
-    if not entry.is_dir():
-        return None
-    files = {variant: sorted(entry.glob(f"fig-{job.name}-{variant}-*.png")) for variant in VARIANTS}
-    if any(len(found) != 1 for found in files.values()):
-        return None
-    light, dark = (files[variant][0] for variant in VARIANTS)
-    return Figure(job.name, Media(light.name, light), Media(dark.name, dark))
-
-
-def _run(job: _Job, figures_dir: Path, cache_dir: Path) -> Figure | Problem:
-    """Runs one script in a fresh process; its PNGs move into the cache only when both drew."""
-    work = Path(tempfile.mkdtemp(prefix=".drawing-", dir=cache_dir))
+def _cached(job: _Job, cache: Store) -> Figure | None:
+    """The figure as drawn before from the same inputs, if its entry and files are whole."""
+    entry = cache.get(STAGE, job.key[:40])
     try:
-        return _run_in(work, job, figures_dir, cache_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _run_in(work: Path, job: _Job, figures_dir: Path, cache_dir: Path) -> Figure | Problem:
-    request = {
-        "script": str(job.script.resolve()),
-        "figures_dir": str(figures_dir.resolve()),
-        "code": dict(job.code),
-        "out": str(work.resolve()),
-    }
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    env.update(MPLBACKEND="Agg", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
-    note = job.named_by
-    failed = f"figure '{job.name}' failed: {_shown(job.script)}"
-    try:
-        finished = subprocess.run(
-            [sys.executable, "-m", "builder.figures"],
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            cwd=work,
-            env=env,
-            timeout=TIMEOUT_S,
+        variants = [entry[variant] for variant in VARIANTS]
+        paths = [cache.blob(str(blob)) for _, blob in variants]
+        light, dark = (
+            Media(str(name), path)
+            for (name, _), path in zip(variants, paths, strict=True)
+            if path is not None
         )
-    except subprocess.TimeoutExpired:
-        return Problem(note.location, f"{failed} ran longer than {TIMEOUT_S:.0f} s", note.id)
-    if finished.returncode != 0:
-        shown_dir = _shown(figures_dir).rstrip("/") + "/"
-        report = finished.stderr.strip().replace(str(figures_dir.resolve()) + os.sep, shown_dir)
-        return Problem(note.location, f"{failed}\n{report}", note.id)
-
-    keep = Path(tempfile.mkdtemp(prefix=".entry-", dir=cache_dir))
-    media = {}
-    for variant in VARIANTS:
-        data = (work / f"{variant}.png").read_bytes()
-        name = f"fig-{job.name}-{variant}-{hashlib.sha256(data).hexdigest()[:10]}.png"
-        (keep / name).write_bytes(data)
-        media[variant] = name
-    entry = _entry(job, cache_dir)
-    try:
-        keep.rename(entry)
-    except OSError:
-        # Another build stored this entry first: same inputs, same bytes. A damaged one goes.
-        if _cached(job, cache_dir) is None:
-            shutil.rmtree(entry, ignore_errors=True)
-            keep.rename(entry)
-        else:
-            shutil.rmtree(keep, ignore_errors=True)
-    light, dark = (Media(media[v], entry / media[v]) for v in VARIANTS)
+    except (TypeError, KeyError, ValueError):
+        return None  # absent or damaged: draw it
     return Figure(job.name, light, dark)
+
+
+def _run(job: _Job, cache: Store, stop: threading.Event, weaker: bool) -> Figure | Problem:
+    """Draws one script in the sandbox; its PNGs go into the cache only when both drew."""
+    request = {
+        "role": "figure",
+        "name": job.name,
+        "script": {"name": _shown(job.script), "source": job.script.read_text(encoding="utf-8")},
+        "modules": {
+            module.stem: {"name": _shown(module), "source": module.read_text(encoding="utf-8")}
+            for module in job.modules
+        },
+        "code": dict(job.code),
+        "width_in": WIDTH_IN,
+        "height_in": DEFAULT_HEIGHT_IN,
+        "dpi": DPI,
+        "variants": list(VARIANTS),
+        "colors": PALETTE_COLORS,
+    }
+    limits = sandbox.Limits(timeout=TIMEOUT_S, memory_mib=MEMORY_MIB)
+    outcome = sandbox.run(request, limits, stop=stop, weaker=weaker)
+    note = job.named_by
+    if outcome.stopped is not None:
+        output = "".join(f"\n    {line}" for line in outcome.output.splitlines()[:10])
+        stopped = f"figure '{job.name}' ({_shown(job.script)}) {outcome.stopped}{output}"
+        return Problem(note.location, stopped, note.id)
+    pngs = _pngs(outcome)
+    if isinstance(pngs, str):
+        failed = f"figure '{job.name}' failed: {_shown(job.script)}"
+        return Problem(note.location, f"{failed}{pngs}", note.id)
+    entry = {}
+    for variant in VARIANTS:
+        data = pngs[variant]
+        name = f"fig-{job.name}-{variant}-{hashlib.sha256(data).hexdigest()[:10]}.png"
+        entry[variant] = [name, cache.put_blob(data)]
+    cache.put(STAGE, job.key[:40], entry)
+    drawn = _cached(job, cache)
+    if drawn is None:
+        return Problem(note.location, f"figure '{job.name}': its PNGs could not be stored", note.id)
+    return drawn
+
+
+def _pngs(outcome: sandbox.Outcome) -> dict[str, bytes] | str:
+    """The two PNGs a finished script drew, or what went wrong, to follow the headline."""
+    for message in outcome.messages:
+        end = message.get("end")
+        if isinstance(end, dict) and end.get("step") == "figure":
+            result: Any = end.get("result")
+            try:
+                if "error" in result:
+                    error = result["error"]
+                    broke = [f"stopped: {error['broke']}"] if error.get("broke") else []
+                    return "".join(f"\n{line}" for line in [*broke, str(error["text"] or "")])
+                drawn = result["value"]
+                return {
+                    variant: base64.b64decode(drawn[variant], validate=True) for variant in VARIANTS
+                }
+            except (TypeError, KeyError, ValueError, binascii.Error):
+                break
+    return ": its run sent a malformed report"
 
 
 def _oversized(figure: Figure, note: Note) -> Problem | None:
@@ -428,70 +431,3 @@ def _shown(path: Path) -> str:
         return path.resolve().relative_to(Path.cwd()).as_posix()
     except ValueError:
         return path.as_posix()
-
-
-# --- The drawing process: `python -m builder.figures` reads one request on stdin. ---
-
-
-def _draw_here(request: Mapping[str, Any]) -> None:
-    """Draws both variants of one script into `request["out"]` as `<variant>.png`."""
-    import importlib.util
-
-    import matplotlib
-    from matplotlib.figure import Figure as Canvas
-
-    matplotlib.use("Agg")
-    sys.path.insert(0, request["figures_dir"])
-    code = {}
-    for note_id, source in request["code"].items():
-        module = types.ModuleType(note_id.replace("-", "_"))
-        exec(compile(source, f"<code of note {note_id}>", "exec"), module.__dict__)
-        code[note_id] = module
-    script = Path(request["script"])
-    spec = importlib.util.spec_from_file_location(f"figure_{script.stem}", script)
-    assert spec is not None and spec.loader is not None
-    figure_module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(figure_module)
-    if not callable(getattr(figure_module, "draw", None)):
-        raise TypeError(f"{script.name} defines no function draw(fig, variant, code)")
-    height = float(getattr(figure_module, "HEIGHT", DEFAULT_HEIGHT_IN))
-    for variant in VARIANTS:
-        matplotlib.rcdefaults()
-        fig = Canvas(figsize=(WIDTH_IN, height), dpi=DPI, layout="constrained")
-        figure_module.draw(fig, variant, types.MappingProxyType(code))
-        if tuple(fig.get_size_inches()) != (WIDTH_IN, height):
-            raise ValueError(f"{script.name} changed the figure size; set HEIGHT instead")
-        raw = io.BytesIO()
-        fig.savefig(raw, format="png", dpi=DPI, metadata={"Software": None})
-        (Path(request["out"]) / f"{variant}.png").write_bytes(_quantized(raw.getvalue()))
-
-
-def _quantized(png: bytes) -> bytes:
-    """The PNG with at most PALETTE_COLORS colours and no metadata chunks."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(png)) as image:
-        rgb = image.convert("RGB")
-    paletted = rgb.quantize(
-        colors=PALETTE_COLORS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
-    )
-    out = io.BytesIO()
-    paletted.save(out, format="PNG", optimize=True)
-    return out.getvalue()
-
-
-def _main() -> int:
-    try:
-        _draw_here(json.load(sys.stdin))
-    except BaseException as error:
-        # Only the script's own frames help its author; the drawing process's are noise.
-        frames = traceback.extract_tb(error.__traceback__)
-        own = [f for f in frames if f.filename != __file__ and not f.filename.startswith("<frozen")]
-        lines = traceback.format_list(own) + traceback.format_exception_only(error)
-        sys.stderr.write("Traceback (most recent call last):\n" + "".join(lines))
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main())

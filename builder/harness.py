@@ -1,45 +1,75 @@
-"""Runs one code answer against its numpy cases and properties, inside the sandbox.
+"""The sandbox's inside: a warm worker that runs each job in a fresh, walled-in child.
 
-`builder.sandbox` executes this file as a script in a fresh interpreter:
+`builder.sandbox` starts this file as a script, `python -I -B harness.py`, in a session of its
+own with a scrubbed environment. The worker imports numpy, matplotlib and Pillow once, then
+serves jobs: it reads a frame (8-byte big-endian length, then JSON) on stdin,
 
-    python -I -B harness.py FD
+    {"folder": path, "confine": {...}, "caps": {...}, "job": {"role": ..., ...}}
 
-It reads a JSON request on stdin, `{"confine": {memory_mib, file_mib, cpu_seconds, uid},
-"job": {code, call, setup, rtol, atol, cases, properties}}`, confines itself, then writes JSON
-lines to file descriptor FD:
+forks a child for it, and writes one frame back on stdout when the child is done:
 
-    {"start": {"step": "code" | "setup" | "case" | "property", "index": i}}
-    {"end": {"step": ..., "index": i, "failure": [report lines] | null}}
-    {"finish": {"numpy": "2.4.6"}}  or  {"finish": {"error": "why nothing could run"}}
+    {"report": base64, "output": base64, "stopped": why | null}
 
-so that a run stopped from outside still tells which step it was in and what failed before.
-It imports only the standard library and numpy, and once confined it can read nothing but its
-folder and the Python installation: no `builder` module (nor any project file) is readable.
+The child raises every wall before any job code runs (see `confine`), then writes JSON lines on
+its report descriptor (fd 3). Roles and their lines:
+
+- "answer": runs the answer's code and setup, each case's call or expression and each property's
+  trials, and reports only what came out: `{"start": step}`, `{"end": {**step, "result": R}}`
+  where R is `{"value": wire value}` or `{"error": {"types", "text", "broke"}}` (null for steps
+  that return nothing). It never sees expected values: `builder.judge` compares in the parent.
+- "reference": evaluates the tests' `{py: ...}` expected values and runs each property's inputs
+  and reference, without the answer, so that nothing the answer does can touch them.
+- "figure": draws one figure script in both variants and returns the two PNGs.
+
+Every run ends with `{"finish": {}}`, or `{"refused": why}` when a wall could not be raised.
+A worker is single-threaded and keeps no job's state: each child starts from the warm, clean
+image and dies with its job.
 """
 
 from __future__ import annotations
 
 import _thread
+import base64
 import builtins
+import contextlib
 import copy
 import ctypes
 import errno
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import io
 import json
 import linecache
-import numbers
 import os
 import resource
+import select
+import signal
+import struct
 import sys
 import threading
+import time
 import traceback
+import types
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
 
-import numpy as np
+import matplotlib
 
-CLONE_NEWNET = 0x40000000
+matplotlib.use("Agg")
+
+import matplotlib.font_manager
+import numpy as np
+import pyseccomp
+from matplotlib.figure import Figure as Canvas
+from PIL import Image
+
+REPORT_FD = 3
+PARENT_GONE = "the builder has gone"
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWNET = 0x20000, 0x08000000, 0x10000000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 1 << 18
+PR_SET_PDEATHSIG = 1
 PR_SET_KEEPCAPS = 8
 PR_SET_NO_NEW_PRIVS = 38
 CAPABILITY_VERSION_3 = 0x20080522
@@ -59,12 +89,29 @@ FS_RIGHTS_SINCE = ((5, (1 << 16) - 1), (3, (1 << 15) - 1), (2, (1 << 14) - 1), (
 NET_TCP = 0b11  # bind and connect (ABI 4)
 SCOPES = 0b11  # abstract Unix sockets and signals outside the sandbox (ABI 6)
 
+# System calls no job has a use for. A job gets EPERM for each, whatever library makes the call:
+# new sockets of any family (path-named Unix sockets are files, beyond the network namespace),
+# running programs, new processes and threads, System V and POSIX IPC, namespaces and mounts,
+# tracing or reading other processes, and leaving the worker's process group (which the parent
+# kills as a whole).
+REFUSED_CALLS = (
+    *("socket", "socketpair", "connect", "bind", "listen", "accept", "accept4"),
+    *("execve", "execveat", "fork", "vfork", "clone", "clone3"),
+    *("shmget", "shmat", "msgget", "msgsnd", "semget", "semop", "mq_open", "mq_timedsend"),
+    *("unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "move_mount", "fsopen"),
+    *("open_tree", "fsmount", "ptrace", "process_vm_readv", "process_vm_writev", "kcmp"),
+    *("pidfd_open", "pidfd_getfd", "pidfd_send_signal", "setsid", "setpgid", "keyctl"),
+    *("add_key", "request_key", "bpf", "perf_event_open", "userfaultfd", "io_uring_setup"),
+    *("kexec_load", "init_module", "finit_module", "delete_module", "reboot", "swapon"),
+    *("mknod", "mknodat", "acct", "quotactl", "setuid", "setgid", "setgroups", "capset"),
+)
+
 PROCESS_EVENTS = frozenset(
     {"os.exec", "os.fork", "os.forkpty", "os.posix_spawn", "os.system", "pty.spawn"}
     | {"subprocess.Popen"}
 )
 NETWORK_EVENTS = frozenset(
-    {"socket.bind", "socket.connect", "socket.sendmsg", "socket.sendto"}
+    {"socket.bind", "socket.connect", "socket.sendmsg", "socket.sendto", "socket.__new__"}
     | {"socket.getaddrinfo", "socket.gethostbyaddr", "socket.gethostbyname"}
 )
 # Audit events that change the file system, with the positions of the paths they change.
@@ -90,43 +137,288 @@ READ_EVENTS: Mapping[str, tuple[int, ...]] = {
 SIGNAL_EVENTS = frozenset({"os.kill", "os.killpg"})
 THREAD_EVENTS = frozenset({"_thread.start_new_thread"})
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
-
-LABEL_WIDTH = len("reference: ")
+MAX_DEPTH = 64  # of nested values sent back; deeper ones go as text
 
 Send = Callable[[Mapping[str, Any]], None]
 
 
-def main(argv: Sequence[str]) -> int:
-    channel = int(argv[1])
+# --- the worker -------------------------------------------------------------------------------
 
+
+def serve() -> int:
+    """Answer frames on stdin until it closes."""
+    readable = readable_roots()
+    # Frames go out on a descriptor of their own; anything printed goes to stderr instead.
+    frames = os.dup(1)
+    os.dup2(2, 1)
+    write_frame(frames, {"ready": True})
+    while True:
+        request = read_frame(0)
+        if request is None:
+            return 0
+        write_frame(frames, run_one(request, readable))
+
+
+def read_frame(fd: int) -> Any:
+    head = read_exactly(fd, 8)
+    if head is None:
+        return None
+    (size,) = struct.unpack(">Q", head)
+    body = read_exactly(fd, size)
+    return None if body is None else json.loads(body)
+
+
+def read_exactly(fd: int, size: int) -> bytes | None:
+    data = bytearray()
+    while len(data) < size:
+        chunk = os.read(fd, min(size - len(data), 1 << 20))
+        if not chunk:
+            return None
+        data += chunk
+    return bytes(data)
+
+
+def write_frame(fd: int, message: Any) -> None:
+    body = json.dumps(message).encode()
+    data = struct.pack(">Q", len(body)) + body
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def run_one(request: Mapping[str, Any], readable: Sequence[str]) -> dict[str, Any]:
+    """Fork a child for one job, collect what it reports within the caps, and reap it."""
+    caps = request["caps"]
+    report_r, report_w = os.pipe()
+    output_r, output_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        status = 70
+        try:
+            # Dies with the worker, whatever kills it (the worker is single-threaded).
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            os.dup2(report_w, REPORT_FD)
+            os.dup2(output_w, 1)
+            os.dup2(output_w, 2)
+            stdin = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(stdin, 0)
+            os.closerange(REPORT_FD + 1, 1 << 16)
+            sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True)
+            sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
+            sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+            status = child(request, readable)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(status)
+    os.close(report_w)
+    os.close(output_w)
+    deadline = time.monotonic() + caps["timeout"]
+    report, output = bytearray(), bytearray()
+    flooded = {
+        report_r: (
+            report,
+            caps["report_bytes"],
+            f"sent more than {caps['report_bytes'] >> 20} MiB of results",
+        ),
+        output_r: (
+            output,
+            caps["output_bytes"],
+            f"printed more than {caps['output_bytes'] >> 10} KiB",
+        ),
+    }
+    stopped = drain(flooded, deadline, f"timed out after {caps['timeout']:g} s")
+    if stopped is not None:
+        with contextlib.suppress(Exception):
+            os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    if stopped == PARENT_GONE:
+        sys.exit(0)
+    os.close(report_r)
+    os.close(output_r)
+    return {
+        "report": base64.b64encode(bytes(report[: caps["report_bytes"]])).decode(),
+        "output": base64.b64encode(bytes(output[: caps["output_bytes"]])).decode(),
+        "stopped": stopped,
+        "status": os.waitstatus_to_exitcode(status),
+    }
+
+
+def drain(
+    pipes: Mapping[int, tuple[bytearray, int, str]], deadline: float, late: str
+) -> str | None:
+    """Read the child's pipes until they close; why it must be stopped, if it must."""
+    open_fds = set(pipes)
+    while open_fds:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return late
+        # The builder sends nothing while a job runs: its stdin turning readable means it has
+        # gone (killed, say), and then so must the job, at once rather than at its timeout.
+        ready, _, _ = select.select([*open_fds, 0], [], [], remaining)
+        if 0 in ready:
+            return PARENT_GONE
+        for fd in ready:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                open_fds.discard(fd)
+                continue
+            buffer, cap, flood = pipes[fd]
+            buffer += chunk
+            # Stop at once rather than at the timeout: a flood is already a failure.
+            if len(buffer) > cap:
+                return flood
+    return None
+
+
+# --- the child: walls ---------------------------------------------------------------------------
+
+
+def child(request: Mapping[str, Any], readable: Sequence[str]) -> int:
     def send(message: Mapping[str, Any]) -> None:
         data = (json.dumps(message) + "\n").encode()
         while data:
-            data = data[os.write(channel, data) :]
+            data = data[os.write(REPORT_FD, data) :]
 
-    request = json.loads(sys.stdin.buffer.read())
     rules = request["confine"]
-    folder = os.path.realpath(os.getcwd())
-    readable = readable_roots()
+    folder = request["folder"]
+    os.chdir(folder)
+    os.environ.clear()
+    os.environ.update(rules["environment"])
     try:
-        confine(rules, folder, readable)
+        weaker = confine(rules, folder, readable)
     except (OSError, ValueError) as error:  # ValueError: a limit above what this user may set
-        send({"finish": {"error": f"could not confine the answer: {error}"}})
+        send({"refused": getattr(error, "strerror", None) or str(error)})
         return 1
     guard = Guard(
         folder,
-        readable=(*readable, os.path.realpath(__file__), os.devnull),
+        readable=(*readable, os.devnull),
         memory_mib=rules["memory_mib"],
         file_mib=rules["file_mib"],
     )
     sys.addaudithook(guard)
     refuse_threads(guard)
-    run_job(request["job"], guard, send)
-    send({"finish": {"numpy": np.__version__}})
+    if weaker:
+        send({"weaker": weaker})
+    ROLES[request["job"]["role"]](request["job"], guard, send)
+    send({"finish": {}})
     return 0
 
 
-# --- confinement -----------------------------------------------------------------------------
+class WallError(OSError):
+    """A wall of the sandbox that could not be raised on this machine."""
+
+
+def confine(rules: Mapping[str, Any], folder: str, readable: Sequence[str]) -> list[str]:
+    """Raise every wall before any job code runs; the walls that had to be left out.
+
+    Walls, so that a refusal does not rest on one mechanism: new network, IPC and mount
+    namespaces; the folder a size-capped tmpfs without execute rights; an unprivileged user;
+    no new privileges; Landlock (files outside `folder` and `readable`, TCP, signals to other
+    processes); a seccomp filter (REFUSED_CALLS); resource limits; and the audit hook (`Guard`)
+    that names what was refused. A wall that cannot be raised is a WallError, unless
+    `rules["weaker"]` accepts the risk: then it is left out and named.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    missing: list[str] = []
+    with open("/proc/self/status") as status:
+        mapped = next(int(line.split()[1]) for line in status if line.startswith("VmSize:")) << 10
+
+    def wall(name: str, raise_it: Callable[[], None]) -> None:
+        try:
+            raise_it()
+        except OSError as error:
+            if not rules["weaker"]:
+                raise WallError(error.errno, f"{name}: {error.strerror or error}") from None
+            missing.append(f"{name} ({error.strerror or error})")
+
+    root = os.geteuid() == 0
+    wall("namespaces", lambda: _namespaces(libc, root))
+    wall("a size-capped job folder", lambda: _folder(libc, folder, rules["folder_mib"]))
+    os.chdir(folder)  # into the new mount
+    if root:
+        _become(rules["uid"], readable, libc)
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+    wall("Landlock", lambda: _landlock(folder, readable, libc))
+    wall("seccomp", _seccomp)
+    _limits(rules, mapped)
+    return missing
+
+
+def _namespaces(libc: ctypes.CDLL, root: bool) -> None:
+    """Own network (only a loopback, down), IPC and mount namespaces: nothing reachable, no
+    IPC object that outlives the job. Without root, inside a user namespace of its own."""
+    flags = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS
+    if root:
+        _check(libc.unshare(flags))
+        return
+    uid, gid = os.geteuid(), os.getegid()
+    _check(libc.unshare(flags | CLONE_NEWUSER))
+    for name, text in (
+        ("setgroups", "deny"),
+        ("uid_map", f"{uid} {uid} 1"),
+        ("gid_map", f"{gid} {gid} 1"),
+    ):
+        with open(f"/proc/self/{name}", "w") as file:
+            file.write(text)
+
+
+def _folder(libc: ctypes.CDLL, folder: str, size_mib: int) -> None:
+    """Mount a tmpfs of `size_mib` over the folder, without execute rights, private to the job."""
+    _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None))
+    owner = os.stat(folder)
+    options = f"size={size_mib}m,mode=0700,uid={owner.st_uid},gid={owner.st_gid}".encode()
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    _check(libc.mount(b"tmpfs", folder.encode(), b"tmpfs", flags, options))
+
+
+def _seccomp() -> None:
+    rules = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
+    refused = pyseccomp.ERRNO(errno.EPERM)
+    for name in REFUSED_CALLS:
+        rules.add_rule(refused, name)
+    # Signals: only to itself.
+    me = os.getpid()
+    rules.add_rule(refused, "kill", pyseccomp.Arg(0, pyseccomp.NE, me))
+    rules.add_rule(refused, "tgkill", pyseccomp.Arg(0, pyseccomp.NE, me))
+    rules.add_rule(refused, "tkill", pyseccomp.Arg(0, pyseccomp.NE, me))
+    rules.load()
+
+
+def _limits(rules: Mapping[str, Any], mapped: int) -> None:
+    """Resource limits; the address space counted on top of the `mapped` bytes the warm worker
+    had when the job began."""
+    mib = 1 << 20
+    for limit, value in (
+        (resource.RLIMIT_AS, mapped + rules["memory_mib"] * mib),
+        (resource.RLIMIT_FSIZE, rules["file_mib"] * mib),
+        # Zero processes for this user: fork, spawn and even new threads fail in the kernel.
+        (resource.RLIMIT_NPROC, 0),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        resource.setrlimit(limit, (value, value))
+    cpu = rules["cpu_seconds"]
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+
+
+def readable_roots() -> tuple[str, ...]:
+    """What a job may read besides its folder: the Python installation, its packages and the
+    fonts matplotlib found, less anything of this project (an editable install puts the project
+    folder itself on the path)."""
+    project = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    fonts = {os.path.dirname(font.fname) for font in matplotlib.font_manager.fontManager.ttflist}
+    roots = []
+    for entry in [*sys.path, *sorted(fonts)]:
+        real = os.path.realpath(entry or ".")
+        if os.path.exists(real) and not _within(project, real):
+            roots.append(real)
+    return tuple(dict.fromkeys(roots))
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 class _CapHeader(ctypes.Structure):
@@ -141,61 +433,11 @@ class _CapData(ctypes.Structure):
     )
 
 
-def confine(rules: Mapping[str, int], folder: str, readable: Sequence[str]) -> None:
-    """Limit this process before any author code runs.
-
-    Several layers, so that a refusal does not rest on one mechanism: resource limits, a network
-    namespace of its own, an unprivileged user when started as root, no new privileges on exec,
-    and Landlock where the kernel has it (files outside `folder` and `readable`, TCP, signals to
-    other processes); the audit hook (`Guard`) adds refusals a person can read on top.
-    """
-    mib = 1 << 20
-    for limit, value in (
-        (resource.RLIMIT_AS, rules["memory_mib"] * mib),
-        (resource.RLIMIT_FSIZE, rules["file_mib"] * mib),
-        # Zero processes for this user: fork, spawn and even new threads fail in the kernel.
-        # Root ignores it, which is why the user changes below.
-        (resource.RLIMIT_NPROC, 0),
-        (resource.RLIMIT_CORE, 0),
-    ):
-        resource.setrlimit(limit, (value, value))
-    cpu = rules["cpu_seconds"]
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    libc = ctypes.CDLL(None, use_errno=True)
-    # A new network namespace has only a loopback interface, and it is down: nothing is
-    # reachable, not even the host's 127.0.0.1. It needs root; where it is not permitted the
-    # audit hook alone refuses network use.
-    libc.unshare(CLONE_NEWNET)
-    if os.geteuid() == 0:
-        _become(rules["uid"], readable, libc)
-    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-    _landlock(folder, readable, libc)
-
-
-def readable_roots() -> tuple[str, ...]:
-    """What an answer may read besides its folder: the Python installation and its packages.
-
-    That is `sys.path` (the standard library and site-packages), less any entry that holds this
-    builder: an editable install may put the project folder itself on the path.
-    """
-    project = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-    roots = []
-    for entry in sys.path:
-        real = os.path.realpath(entry or ".")
-        if os.path.exists(real) and not _within(project, real):
-            roots.append(real)
-    return tuple(dict.fromkeys(roots))
-
-
-def _within(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def _become(uid: int, readable: Sequence[str], libc: ctypes.CDLL) -> None:
     """Switch from root to `uid`, keeping at most the right to read files and search folders.
 
     That right is kept only when the interpreter is installed where `uid` cannot look (pyenv
-    under a 0700 /root), since an answer imports modules after this point; Landlock then limits
+    under a 0700 /root), since a job imports modules after this point; Landlock then limits
     it to `readable`. Writing, signalling other users' processes and starting processes remain
     refused.
     """
@@ -226,24 +468,19 @@ class _PathBeneath(ctypes.Structure):
 
 
 def _landlock(folder: str, readable: Sequence[str], libc: ctypes.CDLL) -> None:
-    """Have the kernel refuse file access outside `folder` (which allows everything) and
-    `readable` (reading only), TCP, and signals to any process outside this one.
-
-    Unlike the audit hook, this holds against code that calls libc directly. Where the kernel
-    has no Landlock it does nothing, and the audit hook refuses alone.
-    """
+    """Have the kernel refuse file access outside `folder` (everything but executing) and
+    `readable` (reading only), TCP, and signals to any process outside this one."""
     abi = int(libc.syscall(LANDLOCK_CREATE_RULESET, None, 0, LANDLOCK_CREATE_RULESET_VERSION))
     if abi < 1:
-        return
+        raise OSError(errno.ENOSYS, "this kernel has no Landlock")
     rights = next(mask for since, mask in FS_RIGHTS_SINCE if abi >= since)
     attr = _RulesetAttr(rights, NET_TCP if abi >= 4 else 0, SCOPES if abi >= 6 else 0)
     size = ctypes.sizeof(attr) if abi >= 6 else 16 if abi >= 4 else 8  # what this ABI reads
     ruleset = int(libc.syscall(LANDLOCK_CREATE_RULESET, ctypes.byref(attr), size, 0))
     _check(min(ruleset, 0))
     try:
-        here = os.path.realpath(__file__)
         device = FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE | FS_IOCTL_DEV
-        rules = [(folder, rights), (here, FS_READ_FILE), (os.devnull, device)]
+        rules = [(folder, rights & ~FS_EXECUTE), (os.devnull, device)]
         rules += [(path, FS_READ_FILE | FS_READ_DIR) for path in readable]
         for path, allowed in rules:
             handle = os.open(path, os.O_PATH | os.O_CLOEXEC)
@@ -275,7 +512,7 @@ def _check(status: int) -> None:
 
 
 class Attempt(NamedTuple):
-    """What happened when a piece of author code ran."""
+    """What happened when a piece of job code ran."""
 
     value: Any = None
     error: BaseException | None = None
@@ -283,10 +520,10 @@ class Attempt(NamedTuple):
 
 
 class Guard:
-    """An audit hook that refuses what an answer must not do, and remembers that it tried.
+    """An audit hook that refuses what a job must not do, and remembers that it tried.
 
-    The refusal is an exception, which the answer could catch; remembering it means a caught
-    refusal still fails the step.
+    The refusal is an exception, which the job could catch; remembering it means a caught
+    refusal still fails the step. The kernel's walls hold without it: it only names things.
     """
 
     def __init__(
@@ -303,10 +540,10 @@ class Guard:
         rule = self._rule(event, args)
         if rule is not None:
             self.broke = self.broke or f"{rule} ({event})"
-            raise PermissionError(errno.EPERM, f"not allowed while verifying an answer: {rule}")
+            raise PermissionError(errno.EPERM, f"not allowed in the sandbox: {rule}")
 
     def run(self, work: Callable[[], Any]) -> Attempt:
-        """Run author code, catching everything it raises and every rule it breaks."""
+        """Run job code, catching everything it raises and every rule it breaks."""
         self.broke = None
         try:
             value = work()
@@ -317,6 +554,8 @@ class Guard:
             broke = self.broke
             if broke is None and isinstance(error, OSError) and error.errno == errno.EFBIG:
                 broke = f"wrote a file larger than {self.file_mib} MiB"
+            if broke is None and isinstance(error, OSError) and error.errno == errno.ENOSPC:
+                broke = "filled its folder"
             return Attempt(error=error, broke=broke)
         return Attempt(value=value, broke=self.broke)
 
@@ -362,8 +601,8 @@ def _is_path(value: Any) -> bool:
 def refuse_threads(guard: Guard) -> None:
     """Make starting a thread a refusal that the report names.
 
-    Python 3.11 raises no audit event for it, and the kernel refuses the thread anyway (the
-    process limit is zero), but with an error that does not say why.
+    Python 3.11 raises no audit event for it, and the kernel refuses the thread anyway, but
+    with an error that does not say why.
     """
 
     def refused(*args: Any, **kwargs: Any) -> int:
@@ -374,130 +613,190 @@ def refuse_threads(guard: Guard) -> None:
     threading._start_new_thread = refused  # type: ignore[attr-defined]
 
 
-# --- running the job -------------------------------------------------------------------------
+# --- the child: jobs ----------------------------------------------------------------------------
 
 
-def run_job(job: Mapping[str, Any], guard: Guard, send: Send) -> None:
-    """Load the answer and setup, then run every case and property, reporting each step."""
+def run_answer(job: Mapping[str, Any], guard: Guard, send: Send) -> None:
+    """Load the answer and setup, then run every case and property trial, reporting each value."""
     call: str | None = job["call"]
     answer: dict[str, Any] = {"__name__": "answer", "__builtins__": builtins}
 
-    def load() -> list[str] | None:
-        problem = trouble(guard.run(partial(execute, job["code"], "<code>", answer)))
-        if problem:
-            return problem
+    def load() -> None:
+        execute(job["code"], "<code>", answer)
         if call is not None and not callable(answer.get(call)):
-            return field("missing", f"the code defines no function named {call}")
-        return None
+            raise NameError(f"the code defines no function named {call}")
 
-    if not step(send, {"step": "code"}, load):
+    if not step(send, {"step": "code"}, guard, load):
         return
     namespace = {"np": np, **answer}
     if job["setup"]:
         setup = partial(execute, job["setup"], "<setup>", namespace)
-        if not step(send, {"step": "setup"}, lambda: trouble(guard.run(setup)) or None):
+        if not step(send, {"step": "setup"}, guard, setup):
             return
-    defaults = (job["rtol"], job["atol"])
     for index, case in enumerate(job["cases"]):
-        work = partial(run_case, case, namespace, call, defaults, guard)
-        step(send, {"step": "case", "index": index}, work)
-    for index, prop in enumerate(job["properties"]):
-        work = partial(run_property, prop, namespace, call, defaults, guard)
-        step(send, {"step": "property", "index": index}, work)
-
-
-def step(send: Send, what: Mapping[str, Any], work: Callable[[], list[str] | None]) -> bool:
-    send({"start": what})
-    failure = work()
-    send({"end": {**what, "failure": failure}})
-    return failure is None
-
-
-def run_case(
-    case: Mapping[str, Any],
-    namespace: dict[str, Any],
-    call: str | None,
-    defaults: tuple[float, float],
-    guard: Guard,
-) -> list[str] | None:
-    """None if the case passes, else the lines that say why not."""
-    rtol, atol = tolerances(case, defaults)
-    if case["expr"] is not None:
-        shown = field("expr", case["expr"])
-        work = partial(evaluate, case["expr"], "<expr>", namespace)
-    else:
+        where = {"step": "case", "index": index}
+        send({"start": where})
+        if case["expr"] is not None:
+            attempt = guard.run(partial(evaluate, case["expr"], "<expr>", namespace))
+            send({"end": {**where, "result": result(attempt)}})
+            continue
         if call is None:
-            return field("missing", "the case has 'args' but the tests name no 'call'")
+            send({"end": {**where, "result": None}})
+            continue
         built = guard.run(partial(decode_arguments, case["args"], case["kwargs"]))
-        if trouble(built):
-            return field("inputs", "could not be built from the test") + trouble(built)
+        if built.error is not None or built.broke is not None:
+            send({"end": {**where, "inputs": failed(built)}})
+            continue
         args, kwargs = built.value
         # Shown before the call: the answer may change its inputs in place.
-        shown = field("call", describe_call(call, args, kwargs))
-        work = partial(namespace[call], *args, **kwargs)
-    got = guard.run(work)
-    if got.broke is not None:
-        return shown + trouble(got)
-    if case["raises"] is not None:
-        if got.error is not None and raised_as(got.error, case["raises"]):
+        shown = describe_call(call, args, kwargs)
+        attempt = guard.run(partial(namespace[call], *args, **kwargs))
+        send({"end": {**where, "call": shown, "result": result(attempt)}})
+    for index, prop in enumerate(job["properties"]):
+        where = {"step": "property", "index": index}
+        send({"start": where})
+        made = guard.run(partial(define, prop["inputs"], "inputs", namespace))
+        if made.error is not None or made.broke is not None or call is None:
+            send({"end": {**where, "result": failed(made) if call else None}})
+            continue
+        for trial in range(prop["trials"]):
+            drawn = guard.run(partial(made.value, np.random.default_rng(trial)))
+            if drawn.error is not None or drawn.broke is not None:
+                send({"end": {**where, "trial": trial, "inputs": failed(drawn)}})
+                break
+            args = drawn.value if isinstance(drawn.value, tuple) else (drawn.value,)
+            attempt = guard.run(partial(namespace[call], *args))
+            send({"end": {**where, "trial": trial, "result": result(attempt)}})
+        else:
+            send({"end": {**where}})
+
+
+def run_reference(job: Mapping[str, Any], guard: Guard, send: Send) -> None:
+    """The tests' own values, computed without the answer: `{py: ...}` expectations and each
+    property's inputs and reference outputs."""
+    namespace: dict[str, Any] = {"np": np, "__builtins__": builtins}
+    if job["setup"]:
+        # The setup may name the answer's functions in the bodies of its own; it must not call
+        # them while it is defined, since the reference never sees the answer.
+        setup = partial(execute, job["setup"], "<setup>", namespace)
+        if not step(send, {"step": "setup"}, guard, setup):
+            return
+    for index, source in enumerate(job["values"]):
+        where = {"step": "value", "index": index}
+        send({"start": where})
+        attempt = guard.run(partial(evaluate, source, "<py>", {"np": np}))
+        send({"end": {**where, "result": result(attempt)}})
+    for index, prop in enumerate(job["properties"]):
+        where = {"step": "property", "index": index}
+        send({"start": where})
+        inputs = guard.run(partial(define, prop["inputs"], "inputs", namespace))
+        reference = guard.run(partial(define, prop["reference"], "reference", namespace))
+        for made in (inputs, reference):
+            if made.error is not None or made.broke is not None:
+                send({"end": {**where, "result": failed(made)}})
+                break
+        else:
+            for trial in range(prop["trials"]):
+                drawn = guard.run(partial(inputs.value, np.random.default_rng(trial)))
+                if drawn.error is not None or drawn.broke is not None:
+                    send({"end": {**where, "trial": trial, "inputs": failed(drawn)}})
+                    break
+                args = drawn.value if isinstance(drawn.value, tuple) else (drawn.value,)
+                shown = show(args)
+                attempt = guard.run(partial(reference.value, *copy.deepcopy(args)))
+                message = {**where, "trial": trial, "shown": shown, "result": result(attempt)}
+                send({"end": message})
+            else:
+                send({"end": {**where}})
+
+
+def run_figure(job: Mapping[str, Any], guard: Guard, send: Send) -> None:
+    """Draw both variants of one script; the PNGs go back on the report."""
+    where = {"step": "figure", "index": 0}
+    send({"start": where})
+    attempt = guard.run(partial(draw_figure, job))
+    if attempt.error is not None or attempt.broke is not None:
+        send({"end": {**where, "result": failed(attempt)}})
+        return
+    pngs = {variant: base64.b64encode(png).decode() for variant, png in attempt.value.items()}
+    send({"end": {**where, "result": {"value": pngs}}})
+
+
+def draw_figure(job: Mapping[str, Any]) -> dict[str, bytes]:
+    sys.meta_path.insert(0, _Sources(job["modules"]))
+    code = {}
+    for note_id, source in job["code"].items():
+        module = types.ModuleType(note_id.replace("-", "_"))
+        filename = f"<code of note {note_id}>"
+        exec(compile_author(source, filename, "exec"), module.__dict__)
+        code[note_id] = module
+    script = types.ModuleType(f"figure_{job['name']}")
+    script.__file__ = job["script"]["name"]
+    exec(compile_author(job["script"]["source"], job["script"]["name"], "exec"), script.__dict__)
+    if not callable(getattr(script, "draw", None)):
+        raise TypeError(f"{job['name']}.py defines no function draw(fig, variant, code)")
+    width, dpi = job["width_in"], job["dpi"]
+    height = float(getattr(script, "HEIGHT", job["height_in"]))
+    pngs = {}
+    for variant in job["variants"]:
+        matplotlib.rcdefaults()
+        fig = Canvas(figsize=(width, height), dpi=dpi, layout="constrained")
+        script.draw(fig, variant, types.MappingProxyType(code))
+        if tuple(fig.get_size_inches()) != (width, height):
+            raise ValueError(f"{job['name']}.py changed the figure size; set HEIGHT instead")
+        raw = io.BytesIO()
+        fig.savefig(raw, format="png", dpi=dpi, metadata={"Software": None})
+        pngs[variant] = quantized(raw.getvalue(), job["colors"])
+    return pngs
+
+
+class _Sources(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports the project's figure modules from the sources the parent sent: the job cannot
+    read the figures folder."""
+
+    def __init__(self, modules: Mapping[str, Mapping[str, str]]) -> None:
+        self.modules = modules
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name not in self.modules:
             return None
-        outcome = trouble(got) if got.error else field("actual", f"returned {show(got.value)}")
-        return shown + field("expected", f"raises {case['raises']}") + outcome
-    if got.error is not None:
-        return shown + field("expected", show(case["expect"])) + trouble(got)
-    compared = guard.run(partial(compare, got.value, case["expect"], rtol, atol))
-    if trouble(compared):
-        return shown + field("expected", "could not be built from the test") + trouble(compared)
-    differences: list[str]
-    expected, differences = compared.value
-    if not differences:
+        return importlib.machinery.ModuleSpec(name, self, origin=self.modules[name]["name"])
+
+    def create_module(self, spec: Any) -> None:
         return None
-    return (
-        shown + field("expected", show(expected)) + field("actual", show(got.value)) + differences
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        found = self.modules[module.__name__]
+        module.__file__ = found["name"]
+        exec(compile_author(found["source"], found["name"], "exec"), module.__dict__)
+
+
+def quantized(png: bytes, colors: int) -> bytes:
+    """The PNG with at most `colors` colours and no metadata chunks."""
+    with Image.open(io.BytesIO(png)) as image:
+        rgb = image.convert("RGB")
+    paletted = rgb.quantize(
+        colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
     )
+    out = io.BytesIO()
+    paletted.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
-def run_property(
-    prop: Mapping[str, Any],
-    namespace: dict[str, Any],
-    call: str | None,
-    defaults: tuple[float, float],
-    guard: Guard,
-) -> list[str] | None:
-    """None if the answer agrees with the reference on every trial, else why not (first trial)."""
-    if call is None:
-        return field("missing", "a property needs the tests to name a 'call'")
-    rtol, atol = tolerances(prop, defaults)
-    made = guard.run(partial(define_property, prop, namespace))
-    if trouble(made):
-        return trouble(made)
-    inputs, reference = made.value
-    trials = prop["trials"]
-    for trial in range(trials):
-        shown = field(
-            "trial", f"{trial + 1} of {trials}, inputs drawn with np.random.default_rng({trial})"
-        )
-        drawn = guard.run(partial(inputs, np.random.default_rng(trial)))
-        if trouble(drawn):
-            return shown + field("inputs", "could not be drawn") + trouble(drawn)
-        args = drawn.value if isinstance(drawn.value, tuple) else (drawn.value,)
-        shown += field("inputs", show(args))
-        expected = guard.run(partial(reference, *copy.deepcopy(args)))
-        if trouble(expected):
-            return shown + field("reference", "failed") + trouble(expected)
-        shown += field("reference", show(expected.value))
-        got = guard.run(partial(namespace[call], *args))
-        if trouble(got):
-            return shown + trouble(got)
-        differences = compare_values(got.value, expected.value, rtol, atol)
-        if differences:
-            return shown + field("actual", show(got.value)) + differences
-    return None
+ROLES: Mapping[str, Callable[[Mapping[str, Any], Guard, Send], None]] = {
+    "answer": run_answer,
+    "reference": run_reference,
+    "figure": run_figure,
+}
 
 
-def tolerances(item: Mapping[str, Any], defaults: tuple[float, float]) -> tuple[float, float]:
-    rtol, atol = item.get("rtol"), item.get("atol")
-    return (defaults[0] if rtol is None else rtol, defaults[1] if atol is None else atol)
+def step(send: Send, where: Mapping[str, Any], guard: Guard, work: Callable[[], Any]) -> bool:
+    where = {"index": 0, **where}
+    send({"start": where})
+    attempt = guard.run(work)
+    ok = attempt.error is None and attempt.broke is None
+    send({"end": {**where, "result": None if ok else failed(attempt)}})
+    return ok
 
 
 def execute(source: str, filename: str, namespace: dict[str, Any]) -> None:
@@ -514,26 +813,12 @@ def compile_author(source: str, filename: str, mode: str) -> Any:
     return compile(source, filename, mode)
 
 
-def define_property(prop: Mapping[str, Any], namespace: dict[str, Any]) -> tuple[Any, Any]:
-    functions = []
-    for name in ("inputs", "reference"):
-        scope = dict(namespace)
-        execute(prop[name], f"<{name}>", scope)
-        if not callable(scope.get(name)):
-            raise NameError(f"the property's `{name}` must define a function named {name}")
-        functions.append(scope[name])
-    return functions[0], functions[1]
-
-
-def raised_as(error: BaseException, name: str) -> bool:
-    """Whether `error` is an instance of a class called `name` (plain or module-qualified)."""
-    return any(
-        name in (cls.__name__, f"{cls.__module__}.{cls.__qualname__}")
-        for cls in type(error).__mro__
-    )
-
-
-# --- values ----------------------------------------------------------------------------------
+def define(source: str, name: str, namespace: dict[str, Any]) -> Any:
+    scope = dict(namespace)
+    execute(source, f"<{name}>", scope)
+    if not callable(scope.get(name)):
+        raise NameError(f"the property's `{name}` must define a function named {name}")
+    return scope[name]
 
 
 def decode(raw: Any) -> Any:
@@ -553,152 +838,60 @@ def decode_arguments(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any]
     return [decode(arg) for arg in args], {key: decode(value) for key, value in kwargs.items()}
 
 
-@dataclass(frozen=True)
-class Exact:
-    """An expected array whose dtype is part of the expectation (`{array, dtype}`)."""
-
-    array: np.ndarray[Any, Any]
-
-    def __repr__(self) -> str:
-        return repr(self.array)
+# --- what goes back -----------------------------------------------------------------------------
 
 
-def expected_for(actual: Any, raw: Any) -> Any:
-    """The expected value decoded for this result: against a tuple, a list's items one by one."""
-    if isinstance(actual, tuple) and isinstance(raw, list):
-        return tuple(expected_for(None, item) for item in raw)
-    value = decode(raw)
-    if isinstance(raw, dict) and "dtype" in raw and isinstance(value, np.ndarray):
-        return Exact(value)
-    return value
+def result(attempt: Attempt) -> dict[str, Any]:
+    if attempt.error is not None or attempt.broke is not None:
+        return failed(attempt)
+    return {"value": wire(attempt.value)}
 
 
-def compare(actual: Any, raw: Any, rtol: float, atol: float) -> tuple[Any, list[str]]:
-    """The decoded expected value, and how `actual` differs from it (empty if it matches)."""
-    expected = expected_for(actual, raw)
-    return expected, compare_values(actual, expected, rtol, atol)
+def failed(attempt: Attempt) -> dict[str, Any]:
+    error = attempt.error
+    types_ = []
+    if error is not None:
+        for cls in type(error).__mro__:
+            types_ += [cls.__name__, f"{cls.__module__}.{cls.__qualname__}"]
+    text = format_error(error) if error is not None else None
+    return {"error": {"types": types_, "text": text, "broke": attempt.broke}}
 
 
-def compare_values(actual: Any, expected: Any, rtol: float, atol: float) -> list[str]:
-    if isinstance(expected, tuple | list):
-        if not isinstance(actual, tuple | list):
-            return [f"expected {len(expected)} items, got {kind(actual)}"]
-        if len(actual) != len(expected):
-            return [f"returned {len(actual)} items, expected {len(expected)}"]
-        return [
-            f"item {index}: {line}"
-            for index, (got, want) in enumerate(zip(actual, expected, strict=True))
-            for line in compare_values(got, want, rtol, atol)
-        ]
-    if isinstance(expected, Exact):
-        dtype = expected.array.dtype
-        if not isinstance(actual, np.ndarray | np.generic):
-            return [f"expected an array of dtype {dtype}, got {kind(actual)}"]
-        if actual.dtype != dtype:
-            return [f"dtype {actual.dtype} is not the expected {dtype}"]
-        expected = expected.array
-    if isinstance(expected, np.ndarray):
-        return compare_arrays(actual, expected, rtol, atol)
-    if is_number(expected):
-        if not is_number(actual):
-            return [f"expected a number, got {kind(actual)}"]
-        return compare_numbers(actual, expected, rtol, atol)
-    if expected is None:
-        return [] if actual is None else [f"expected None, got {kind(actual)}"]
-    if isinstance(expected, bool | str):
-        family = (bool, np.bool_) if isinstance(expected, bool) else (str,)
-        if not isinstance(actual, family):
-            return [f"expected {kind(expected)}, got {kind(actual)}"]
-        return [] if actual == expected else ["values differ"]
-    try:
-        return [] if bool(actual == expected) else ["values differ"]
-    except Exception:
-        return [f"cannot compare {kind(actual)} with the expected {kind(expected)}"]
-
-
-def is_number(value: Any) -> bool:
-    if isinstance(value, bool | np.bool_):
-        return False
-    if isinstance(value, np.ndarray):
-        return value.ndim == 0 and value.dtype.kind in "iufc"
-    return isinstance(value, numbers.Number)
-
-
-def compare_numbers(actual: Any, expected: Any, rtol: float, atol: float) -> list[str]:
-    if all(np.asarray(value).dtype.kind in "iu" for value in (actual, expected)):
-        return [] if actual == expected else ["values differ"]
-    if np.isclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True):
-        return []
-    allowed = atol + rtol * abs(expected)
-    difference = abs(actual - expected)
-    return [f"differs by {difference:.6g}; allowed: atol + rtol * |expected| = {allowed:.3g}"]
-
-
-def compare_arrays(
-    actual: Any, expected: np.ndarray[Any, Any], rtol: float, atol: float
-) -> list[str]:
-    """Differences in the style of np.testing: mismatched elements and the largest differences."""
-    try:
-        got = np.asarray(actual)
-    except Exception:
-        got = np.asarray(None)
-    if actual is None or (got.dtype == object and expected.dtype != object):
-        return [f"expected an array of shape {expected.shape}, got {kind(actual)}"]
-    if got.shape != expected.shape:
-        return [f"shape {got.shape} is not the expected {expected.shape}"]
-    numeric = got.dtype.kind in "iufc" and expected.dtype.kind in "iufc"
-    with np.errstate(all="ignore"):
-        if numeric:
-            close = np.isclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)
-        else:
-            try:
-                close = np.asarray(got == expected, dtype=bool)
-            except Exception:
-                close = np.zeros(expected.shape, dtype=bool)
-    if close.shape != expected.shape:
-        close = np.zeros(expected.shape, dtype=bool)
-    if close.all():
-        return []
-    wrong = ~close
-    count, total = int(wrong.sum()), wrong.size
-    first = tuple(int(i) for i in np.argwhere(wrong)[0])
-    lines = [
-        f"Arrays are not close (rtol={rtol:g}, atol={atol:g})" if numeric else "Arrays differ",
-        f"Mismatched elements: {count} / {total} ({100 * count / total:.3g}%)",
-        f"First mismatch at index {first}: expected {show(element(expected, first))}, "
-        f"got {show(element(got, first))}",
-    ]
-    if numeric:
-        wide = np.result_type(got.dtype, expected.dtype, np.float64)
-        want = expected[wrong].astype(wide)
-        with np.errstate(all="ignore"):
-            difference = np.abs(got[wrong].astype(wide) - want)
-            relative = difference / np.abs(want)
-        lines += [
-            f"Max absolute difference: {np.max(difference):.6g}",
-            f"Max relative difference: {np.max(relative):.6g}",
-        ]
-    return lines
-
-
-def element(array: np.ndarray[Any, Any], index: tuple[int, ...]) -> Any:
-    item = array[index]
-    return item.item() if isinstance(item, np.generic) else item
-
-
-# --- report lines ----------------------------------------------------------------------------
-
-
-def trouble(attempt: Attempt) -> list[str]:
-    """Report lines for an attempt that broke a rule or raised; empty when it went well."""
-    lines = field("stopped", attempt.broke) if attempt.broke else []
-    if attempt.error is not None:
-        lines += field("raised", format_error(attempt.error))
-    return lines
+def wire(value: Any, depth: int = 0) -> Any:
+    """`value` in the data format the parent reads (`builder.judge.unwire`): JSON with tagged
+    arrays, tuples and the like; anything else as its text, which never equals an expectation."""
+    if depth > MAX_DEPTH:
+        return {"text": {"type": type(value).__name__, "repr": show(value)}}
+    # First: numpy's float64 is also a Python float.
+    if isinstance(value, np.ndarray | np.generic) and value.dtype.kind in "biufcUS":
+        array = np.asarray(value)  # tobytes() below is in C order whatever its layout
+        data = base64.b64encode(array.tobytes()).decode()
+        kind = "array" if isinstance(value, np.ndarray) else "scalar"
+        return {kind: {"dtype": array.dtype.str, "shape": list(array.shape), "data": data}}
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return {"int": str(value)}
+    if isinstance(value, float):
+        return {"float": repr(value)}
+    if isinstance(value, complex):
+        return {"complex": [repr(value.real), repr(value.imag)]}
+    if isinstance(value, bytes):
+        return {"bytes": base64.b64encode(value).decode()}
+    if isinstance(value, list | tuple):
+        return {type(value).__name__: [wire(item, depth + 1) for item in value]}
+    if isinstance(value, set | frozenset):
+        return {type(value).__name__: [wire(item, depth + 1) for item in value]}
+    if isinstance(value, dict):
+        return {"dict": [[wire(k, depth + 1), wire(v, depth + 1)] for k, v in value.items()]}
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        items = [wire(item, depth + 1) for item in value.ravel().tolist()]
+        return {"objects": {"shape": list(value.shape), "items": items}}
+    return {"text": {"type": type(value).__name__, "repr": show(value)}}
 
 
 def format_error(error: BaseException) -> str:
-    """The exception with the frames of author and library code, not those of this harness."""
+    """The exception with the frames of job and library code, not those of this harness."""
     frames = [
         frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename != __file__
     ]
@@ -706,12 +899,6 @@ def format_error(error: BaseException) -> str:
     lines += "".join(traceback.format_list(frames)).splitlines()
     lines += "".join(traceback.format_exception_only(type(error), error)).splitlines()
     return "\n".join(lines)
-
-
-def field(label: str, text: str) -> list[str]:
-    first, *rest = text.splitlines() or [""]
-    indent = " " * LABEL_WIDTH
-    return [f"{label + ':':<{LABEL_WIDTH}}{first}", *(indent + line for line in rest)]
 
 
 def describe_call(call: str, args: list[Any], kwargs: dict[str, Any]) -> str:
@@ -725,15 +912,9 @@ def show(value: Any, limit: int = 400) -> str:
         with np.printoptions(threshold=24, edgeitems=3, linewidth=88, precision=8):
             text = repr(value)
     except Exception:
-        text = f"<{kind(value)} that cannot be shown>"
+        text = f"<a {type(value).__name__} that cannot be shown>"
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
-def kind(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    return "None" if value is None else f"a {type(value).__name__}"
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(serve())

@@ -9,12 +9,8 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
-import hashlib
-import os
-import pickle
 import re
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from builder.cache import Store, digest, from_json, to_json
 from builder.notes import Case, Note, Property, Tests
 from builder.problems import Location, Problem
 
@@ -73,20 +70,27 @@ RETIRED_HOW = (
 
 @dataclass(frozen=True)
 class Loaded:
-    """The notes of a project, in file order, and every problem found on the way."""
+    """The notes of a project, in file order, every problem found on the way, and warnings:
+    what a note should have but may go without while it is being written (errors under
+    `--strict`, as the deck's own content tests run)."""
 
     notes: tuple[Note, ...]
     problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...] = ()
 
 
-def load(root: Path, source_dir: str = "source", *, cache_dir: Path | None = None) -> Loaded:
+# A back longer than this needs a `long` reason: cards are for recall, not for reading.
+MAX_BACK_WORDS = 60
+
+
+def load(root: Path, source_dir: str = "source", *, cache: Store | None = None) -> Loaded:
     """Reads every `*.yaml` file under `root/source_dir` (sorted by path).
 
     A note with a problem is left out of `notes`; its problems are in `problems`, each naming
     the file and line (relative to `root`) and, where known, the note id.
 
-    With `cache_dir`, a file whose bytes were read before (by this same loader) is not parsed
-    again: its notes and problems come back from `cache_dir/load/`, as reading it would give.
+    With `cache`, a file whose bytes were read before (by this same loader) is not parsed
+    again: its notes and problems come back from the cache, as reading it would give.
     """
     folder = root / source_dir
     problems: list[Problem] = []
@@ -96,12 +100,36 @@ def load(root: Path, source_dir: str = "source", *, cache_dir: Path | None = Non
         return Loaded((), (Problem(here, f"no folder '{source_dir}' with note files"),))
     files = sorted(p for p in folder.rglob("*.yaml") if p.is_file())
     for path in files:
-        found, found_problems = _read(path, path.relative_to(root), cache_dir)
+        found, found_problems = _read(path, path.relative_to(root), cache)
         notes.extend(found)
         problems.extend(found_problems)
     problems.extend(_duplicate_ids(notes))
     ordered = tuple(replace(note, position=i) for i, note in enumerate(notes))
-    return Loaded(ordered, tuple(problems))
+    return Loaded(ordered, tuple(problems), tuple(w for note in ordered for w in _warnings(note)))
+
+
+def words(markdown: str) -> int:
+    """The words of a back as a reader counts them: a formula inline is one, displayed none."""
+    without_display_math = re.sub(r"\$\$.+?\$\$", " ", markdown, flags=re.DOTALL)
+    inline_math_as_one_word = re.sub(r"\$[^$]+\$", "x", without_display_math)
+    return len(inline_math_as_one_word.split())
+
+
+def _warnings(note: Note) -> list[Problem]:
+    if RETIRED_TAG in note.tags:
+        return []
+    found = []
+    if not note.sources:
+        message = "no 'sources': name what the note was checked against (author, year, section)"
+        found.append(Problem(note.location, message, note.id))
+    count = words(note.back)
+    if count > MAX_BACK_WORDS and not note.long:
+        message = (
+            f"the back has {count} words, over {MAX_BACK_WORDS}: shorten it, or say why it is "
+            "long with 'long: <reason>'"
+        )
+        found.append(Problem(note.location, message, note.id))
+    return found
 
 
 def _duplicate_ids(notes: Sequence[Note]) -> list[Problem]:
@@ -629,69 +657,58 @@ def _special_mappings(node: yaml.Node) -> Iterator[yaml.MappingNode]:
 # --- the cache -------------------------------------------------------------------------------
 # Parsing and checking the YAML is most of what a rebuild with few changes has left to do, so
 # each file's notes and problems are remembered under a hash of its bytes, its path and the
-# loader itself. Like verdicts and figures, entries are kept (an interrupted build loses none).
-# They are pickles the loader wrote into the project's own .cache/: no more to be trusted than
-# the figure scripts of the same project, which the build runs anyway.
+# loader itself.
+
+STAGE = "load"
+_KINDS = (Note, Tests, Case, Property, Location, Problem)
 
 
-def _read(path: Path, shown: Path, cache_dir: Path | None) -> tuple[list[Note], list[Problem]]:
+def _read(path: Path, shown: Path, cache: Store | None) -> tuple[list[Note], list[Problem]]:
     """One file's notes and problems: remembered if its bytes were read before, else read."""
-    if cache_dir is None:
+    if cache is None:
         reader = _Reader(shown)
         return reader.read_file(path), reader.problems
     try:
         data = path.read_bytes()
     except OSError:
         return _read(path, shown, None)  # the reader says why
-    entry = _entry(cache_dir, shown, data)
-    remembered = _recall(entry)
+    key = digest(_loader_identity(), shown.as_posix(), data)
+    remembered = _recall(cache, key)
     if remembered is not None:
         return remembered
     reader = _Reader(shown)
     notes = reader.read_file(path)
-    with contextlib.suppress(OSError):
-        # Only if the file did not change while it was read: else the entry would lie.
+    with contextlib.suppress(OSError, TypeError):
+        # Only if the file did not change while it was read: else the entry would lie. A value
+        # JSON cannot hold (a date in a test case) leaves the file uncached (TypeError).
         if path.read_bytes() == data:
-            _remember(entry, (notes, reader.problems))
+            cache.put(STAGE, key, to_json([notes, reader.problems]))
     return notes, reader.problems
 
 
 @functools.cache
-def _loader_identity() -> bytes:
+def _loader_identity() -> str:
     """Everything besides a file that its notes depend on: this module, the note types, the
     YAML parser and Python."""
-    digest = hashlib.sha256()
-    for module in ("load.py", "notes.py", "problems.py"):
-        digest.update(Path(__file__).with_name(module).read_bytes())
-    digest.update(f"{yaml.__version__} {_FAST_LOADER.__name__} {sys.version}".encode())
-    return digest.digest()
+    parts = [
+        Path(__file__).with_name(m).read_bytes() for m in ("load.py", "notes.py", "problems.py")
+    ]
+    return digest(*parts, f"{yaml.__version__} {_FAST_LOADER.__name__} {sys.version}")
 
 
-def _entry(cache_dir: Path, shown: Path, data: bytes) -> Path:
-    digest = hashlib.sha256(_loader_identity())
-    digest.update(shown.as_posix().encode() + b"\0" + data)
-    return cache_dir / "load" / f"{digest.hexdigest()[:32]}.pickle"
-
-
-def _recall(entry: Path) -> tuple[list[Note], list[Problem]] | None:
-    try:
-        with entry.open("rb") as file:
-            found = pickle.load(file)
-    # A damaged entry can fail to unpickle in many ways; any of them means: read the file.
-    except Exception:
+def _recall(cache: Store, key: str) -> tuple[list[Note], list[Problem]] | None:
+    found = cache.get(STAGE, key)
+    if found is None:
         return None
+    try:
+        notes, problems = from_json(found, _KINDS)
+    except ValueError:
+        return None  # damaged: read the file
     if not (
-        isinstance(found, tuple) and len(found) == 2 and all(isinstance(x, list) for x in found)
+        isinstance(notes, list)
+        and isinstance(problems, list)
+        and all(isinstance(note, Note) for note in notes)
+        and all(isinstance(problem, Problem) for problem in problems)
     ):
         return None
-    return found[0], found[1]
-
-
-def _remember(entry: Path, found: tuple[list[Note], list[Problem]]) -> None:
-    # The cache only saves time: if it cannot be written, the file is parsed again next time.
-    with contextlib.suppress(OSError):
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=entry.parent, suffix=".tmp", delete=False) as file:
-            pickle.dump(found, file, protocol=pickle.HIGHEST_PROTOCOL)
-        # Atomic, so an interrupted or concurrent build never leaves a torn entry behind.
-        os.replace(file.name, entry)
+    return notes, problems

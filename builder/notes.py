@@ -1,11 +1,10 @@
-"""The note: what one entry of `source/*.yaml` says, after validation.
-
-These values are produced by `builder.load` and read by every later stage.
-"""
+"""The values several stages share: the note (what one entry of `source/*.yaml` says, after
+validation, made by `builder.load`), the media files a deck ships, and note type schemas."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from builder.problems import Location
@@ -80,3 +79,22 @@ class Note:
     tags: tuple[str, ...] = ()
     long: str | None = None
     position: int = 0
+
+
+@dataclass(frozen=True)
+class Media:
+    """A file that ships with the deck: a flat, unique, content-hashed `name` and its `path`."""
+
+    name: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What Anki matches a note type on: change any of it and users' notes stop updating."""
+
+    id: int
+    kind: str  # "basic" (a standard note type) or "cloze"
+    fields: tuple[str, ...]
+    templates: tuple[str, ...]
+    sort_field: int

@@ -1,7 +1,7 @@
 """Preview: every card of a deck as a static web page, to browse before importing the deck.
 
 Each side of each card is its own page holding exactly what Anki shows: the note type's
-template filled in (`builder.package.cards`), inside `<body class="card cardN"><div id="qa">`,
+template filled in (`builder.templates.cards`), inside `<body class="card cardN"><div id="qa">`,
 styled by the note type's CSS. A page turns to night mode as Anki does, with `nightMode
 night_mode` on the body, when its address ends in `#night`. Formulas are typeset by a MathJax
 copied into the folder when one is installed (the `mathjax` package of django-static-mathjax),
@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from builder.package import Card, card_css, cards
+from builder.notetypes import card_css
 from builder.render import RenderedNote
+from builder.templates import Card, cards
 
 CARDS = "cards"
 MATHJAX = "mathjax.js"

@@ -8,13 +8,15 @@ from pathlib import Path
 
 @dataclass(frozen=True, order=True)
 class Location:
-    """A line in a file; `path` is as the user would type it (relative to the project)."""
+    """A line in a file; `path` is as the user would type it (relative to the project).
+
+    Line 0 is the whole of `path`, or a place that is no file: `--tags`, the command line."""
 
     path: Path
     line: int
 
     def __str__(self) -> str:
-        return f"{self.path.as_posix()}:{self.line}"
+        return f"{self.path.as_posix()}:{self.line}" if self.line else self.path.as_posix()
 
 
 @dataclass(frozen=True)

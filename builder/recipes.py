@@ -68,6 +68,8 @@ class Recipe:
     description: str = ""
     include: TagExpression | None = None
     exclude: TagExpression | None = None
+    include_at: Location | None = None  # where `include` is written
+    exclude_at: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,39 @@ def select(recipe: Recipe, notes: Sequence[Note]) -> tuple[Note, ...]:
         if (recipe.include is None or matches(recipe.include, note.tags))
         and not (recipe.exclude is not None and matches(recipe.exclude, note.tags))
     )
+
+
+def unmatched(recipe: Recipe, notes: Sequence[Note]) -> tuple[Problem, ...]:
+    """What is wrong with the recipe for these notes: each tag pattern that matches no tag of
+    any note (a typo would quietly build a smaller deck), with the closest tag as a guess; and
+    a recipe that selects no note at all."""
+    tags = sorted({tag for note in notes for tag in note.tags})
+    problems = []
+    for expression, at in (
+        (recipe.include, recipe.include_at),
+        (recipe.exclude, recipe.exclude_at),
+    ):
+        for pattern in _patterns(expression):
+            if not any(_tag_matches(pattern, tag) for tag in tags):
+                close = difflib.get_close_matches(pattern.lower(), tags, n=1, cutoff=0.6)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                message = f"tag pattern '{pattern}' matches no tag of any note{hint}"
+                problems.append(Problem(at or recipe.location, message))
+    if not problems and notes and not select(recipe, notes):
+        problems.append(Problem(recipe.location, "this recipe selects no note"))
+    return tuple(problems)
+
+
+def _patterns(expression: TagExpression | None) -> list[str]:
+    match expression:
+        case None:
+            return []
+        case Pattern(pattern):
+            return [pattern]
+        case Not(operand):
+            return _patterns(operand)
+        case And(left, right) | Or(left, right):
+            return _patterns(left) + _patterns(right)
 
 
 def matches(expression: TagExpression, tags: Sequence[str]) -> bool:
@@ -230,6 +265,7 @@ def _read_recipe(path: Path, shown: Path) -> tuple[Recipe | None, list[Problem]]
     if not _OUTPUT.fullmatch(output):
         problems.append(problem(fields.get("output", document), f"'{output}' is not a .apkg name"))
     expressions: dict[str, TagExpression] = {}
+    places = {key: Location(shown, node.start_mark.line + 1) for key, node in fields.items()}
     for key in ("include", "exclude"):
         if key in fields:
             try:
@@ -245,5 +281,7 @@ def _read_recipe(path: Path, shown: Path) -> tuple[Recipe | None, list[Problem]]
         description=str(fields["description"].value) if "description" in fields else "",
         include=expressions.get("include"),
         exclude=expressions.get("exclude"),
+        include_at=places.get("include"),
+        exclude_at=places.get("exclude"),
     )
     return recipe, []

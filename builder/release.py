@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from builder.notes import Note
+from builder.notes import Note, Schema
 from builder.problems import Location, Problem
-from builder.stamps import Lock, Schema, Stamp, lock_text
+from builder.stamps import Lock, Stamp, lock_text
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def _kind_changed(note: Note, old_kind: str) -> Problem:
 def _schema_changed(name: str, old: Schema, new: Schema | None) -> str:
     consequence = (
         "Anki would keep a second copy of the note type and stop updating users' notes. "
-        "Restore it in builder/package.py, or see the README ('Releasing an update') for when "
+        "Restore it in builder/notetypes.py, or see the README ('Releasing an update') for when "
         "a new note type is worth that"
     )
     if new is None:

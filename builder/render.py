@@ -1,19 +1,15 @@
 """Rendering: notes to the HTML of their fields, with code highlighted and math for MathJax.
 
-Math is cut out before Markdown sees it (Markdown would eat `_` and `*` inside formulas) and put
-back as `\\(...\\)` / `\\[...\\]`, the only delimiters Anki's MathJax reads.
+Math is set aside before Markdown reads the text (Markdown would eat `_` and `*` inside
+formulas) and put back as `\\(...\\)` / `\\[...\\]`, the only delimiters Anki's MathJax reads.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import html
-import marshal
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -21,8 +17,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from builder.figures import Figure, Media
-from builder.notes import Note, NoteKind
+from builder.cache import Store, digest
+from builder.figures import Figure
+from builder.notes import Media, Note, NoteKind
 from builder.problems import Problem
 
 if TYPE_CHECKING:
@@ -83,7 +80,7 @@ def render(
     evidence: Mapping[str, Evidence],
     figures: Mapping[str, Figure],
     media_dir: Path | None = None,
-    cache_dir: Path | None = None,
+    cache: Store | None = None,
 ) -> Rendering:
     """Renders every note's fields to HTML.
 
@@ -91,11 +88,11 @@ def render(
     each figure a note names. Images in Markdown name files in `media_dir`; a missing file is a
     problem at the note's location.
 
-    With `cache_dir`, a text rendered by an earlier call is not rendered again: its HTML is kept
-    in `cache_dir/render/` under the identity of the renderer (this module, Markdown, Pygments,
-    Python), so the result is the same as without the cache.
+    With `cache`, a text rendered by an earlier call is not rendered again: its HTML is kept
+    under the identity of the renderer (this module, Markdown, Pygments, Python), so the result
+    is the same as without the cache.
     """
-    remembered = _recall(cache_dir) if cache_dir is not None else {}
+    remembered = _recall(cache) if cache is not None else {}
     used: dict[str, str] = {}
 
     def to_html(convert: Callable[[str], str], text: str) -> str:
@@ -114,8 +111,8 @@ def render(
             for name in missing
         )
     # Only what this call used is kept, so edited texts do not pile up; unchanged, not rewritten.
-    if cache_dir is not None and used.keys() != remembered.keys():
-        _remember(cache_dir, used)
+    if cache is not None and used.keys() != remembered.keys():
+        cache.put(STAGE, _renderer_identity(), used)
     return Rendering(tuple(rendered), tuple(problems))
 
 
@@ -161,20 +158,7 @@ def _render_note(
 
 def markdown_to_html(text: str) -> str:
     """Markdown to HTML: fenced code highlighted with CSS classes, math kept for MathJax."""
-    formulas: list[str] = []
-
-    def protect(match: re.Match[str]) -> str:
-        if match.group("fence") or match.group("code"):
-            return match.group(0)
-        if match.group("display") is not None:
-            formulas.append(r"\[" + html.escape(match.group("display_tex"), quote=False) + r"\]")
-        else:
-            formulas.append(r"\(" + html.escape(match.group("inline_tex"), quote=False) + r"\)")
-        return f"MATHPLACEHOLDER{len(formulas) - 1}X"
-
-    protected = _PROTECTED.sub(protect, text)
-    converted = wrappable(_converter().reset().convert(protected))
-    return re.sub(r"MATHPLACEHOLDER(\d+)X", lambda m: formulas[int(m.group(1))], converted)
+    return wrappable(str(_converter().reset().convert(text)))
 
 
 def code_to_html(code: str) -> str:
@@ -232,29 +216,56 @@ def figure_to_html(name: str, light: str, dark: str) -> str:
 @cache
 def _converter() -> markdown.Markdown:
     import markdown
+    from markdown.extensions import Extension
     from markdown.extensions.codehilite import CodeHiliteExtension
     from markdown.extensions.fenced_code import FencedCodeExtension
     from markdown.extensions.sane_lists import SaneListExtension
     from markdown.extensions.tables import TableExtension
+    from markdown.preprocessors import Preprocessor
+
+    class Math(Preprocessor):
+        """Hands each formula to Markdown's own stash of finished HTML, which puts it back
+        after every other step. Its placeholders hold characters Markdown strips from the
+        input first, so no text of a note can pass for one (issue #18)."""
+
+        def run(self, lines: list[str]) -> list[str]:
+            def protect(match: re.Match[str]) -> str:
+                if match.group("fence") or match.group("code"):
+                    return match.group(0)
+                if match.group("display") is not None:
+                    tex = r"\[" + html.escape(match.group("display_tex"), quote=False) + r"\]"
+                else:
+                    tex = r"\(" + html.escape(match.group("inline_tex"), quote=False) + r"\)"
+                return str(self.md.htmlStash.store(tex))
+
+            return _PROTECTED.sub(protect, "\n".join(lines)).split("\n")
+
+    class MathExtension(Extension):
+        def extendMarkdown(self, md: markdown.Markdown) -> None:
+            # After fenced code (25) has stashed whole code blocks, before raw HTML (20).
+            md.preprocessors.register(Math(md), "math", 24)
 
     # Extensions as objects, not names: Markdown looks names up among every installed
     # package's entry points, which took longer than the rest of a one-note rebuild.
     codehilite = CodeHiliteExtension(
         css_class=CODE_CLASS, guess_lang=False, use_pygments=True, linespans=_LINE_ID
     )
-    extensions = [FencedCodeExtension(), codehilite, TableExtension(), SaneListExtension()]
+    extensions = [
+        FencedCodeExtension(),
+        codehilite,
+        TableExtension(),
+        SaneListExtension(),
+        MathExtension(),
+    ]
     return markdown.Markdown(extensions=extensions, output_format="html")
 
 
 # --- the cache -------------------------------------------------------------------------------
 # Rendering is most of a rebuild when little changed (Python-Markdown takes about 0.3 ms a
-# text), so the HTML of each text is remembered in one file per renderer identity, read once
-# per build. It is marshalled rather than JSON: four times faster to write (an edit rewrites it
-# whole) and three times faster to read. marshal's format changes between Python versions,
-# which the identity includes; and like the loader's pickles, the file is no more to be trusted
-# than the project that wrote it.
+# text), so the HTML of each text is remembered in one entry per renderer identity, read once
+# per build.
 
-MEMO_SUFFIX = ".marshal"
+STAGE = "render"
 
 
 def _key(convert: Callable[[str], str], text: str) -> str:
@@ -266,36 +277,13 @@ def _renderer_identity() -> str:
     """Everything besides a text that its HTML depends on."""
     parts = [Path(__file__).read_bytes().decode("utf-8"), sys.version]
     parts += [f"{package} {metadata.version(package)}" for package in ("markdown", "pygments")]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
+    return digest(*parts)
 
 
-def _memo(cache_dir: Path) -> Path:
-    return cache_dir / "render" / f"{_renderer_identity()}{MEMO_SUFFIX}"
-
-
-def _recall(cache_dir: Path) -> dict[str, str]:
-    try:
-        data = marshal.loads(_memo(cache_dir).read_bytes())
-    # Damaged or foreign bytes fail to unmarshal in several ways; any of them means: render.
-    except (OSError, ValueError, EOFError, TypeError):
-        return {}
+def _recall(store: Store) -> dict[str, str]:
+    data = store.get(STAGE, _renderer_identity())
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):
         return {}
     return data
-
-
-def _remember(cache_dir: Path, entries: Mapping[str, str]) -> None:
-    # The cache only saves time: if it cannot be written, the next build renders again.
-    memo = _memo(cache_dir)
-    with contextlib.suppress(OSError):
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=memo.parent, suffix=".tmp", delete=False) as file:
-            file.write(marshal.dumps(dict(entries)))
-        # Atomic, so an interrupted or concurrent build never leaves a torn file behind.
-        os.replace(file.name, memo)
-        for other in memo.parent.iterdir():
-            # Made by an older renderer (or as JSON, before 2026-11): never read again.
-            if other != memo and other.suffix in (MEMO_SUFFIX, ".json"):
-                other.unlink(missing_ok=True)

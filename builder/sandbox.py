@@ -1,21 +1,28 @@
-"""Runs one code answer in a confined subprocess: the parent side of the sandbox.
+"""Runs jobs (code answers, their references, figure scripts) in the sandbox: the parent side.
 
-The child is a fresh `python -I -B builder/harness.py` started in its own session, in a fresh
-temporary folder, with a scrubbed environment. The harness confines itself (resource limits, a
-network namespace, an unprivileged user, Landlock, an audit hook) before any answer code runs;
-this side enforces what only a parent can: the wall-clock timeout, the output cap, and killing
-the whole process group with SIGKILL, which no handler an answer installs can catch.
+Jobs go to warm workers (`builder/harness.py`, one `python -I -B` each, in a session of its own
+with a scrubbed environment), which have numpy and matplotlib imported already and fork a fresh
+child per job with every wall raised (see `harness.confine`). The worker enforces the job's
+timeout and caps what the child may send; this side enforces what only a parent can: stopping
+at once on Ctrl-C or SIGTERM, and killing a worker's whole process group with SIGKILL, which no
+handler a job installs can catch and no job can leave (it may not start a session).
+
+Nothing here judges: `Outcome.messages` is what the child said, to be read as untrusted data.
 """
 
 from __future__ import annotations
 
+import atexit
+import base64
 import contextlib
 import json
 import math
 import os
-import selectors
+import queue
+import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -28,13 +35,18 @@ from typing import Any
 
 HARNESS = Path(__file__).with_name("harness.py")
 
-# The answer runs as this user when the builder runs as root (nobody on Debian and most others).
+# Jobs run as this user when the builder runs as root (nobody on Debian and most others).
 UNPRIVILEGED = 65534
 
-# How long a run may go on after it was told to stop. Answers run in sessions of their own, so a
-# terminal's Ctrl-C reaches only the builder, which then stops them.
+# How long a run may go on after it was told to stop. Workers run in sessions of their own, so
+# a terminal's Ctrl-C reaches only the builder, which then stops them.
 STOP_WITHIN_S = 0.1
 INTERRUPTED = "was stopped: the build was interrupted"
+WEAKER_FLAG = "--accept-weaker-sandbox"
+# How long a worker may take to import numpy and matplotlib and say it is ready.
+START_WITHIN_S = 120.0
+# How long past a job's timeout the worker may take to report (it kills the job at the timeout).
+GRACE_S = 5.0
 
 # Variables that make numeric libraries start one thread only: every thread reserves address
 # space, which the memory limit counts, and the process limit forbids new threads anyway.
@@ -49,12 +61,14 @@ _ONE_THREAD = (
 
 @dataclass(frozen=True)
 class Limits:
-    """What one answer may use."""
+    """What one job may use."""
 
-    timeout: float = 5.0  # wall-clock seconds for the whole note, interpreter start included
-    memory_mib: int = 512  # address space
-    file_mib: int = 16  # size of any file it writes
+    timeout: float = 5.0  # wall-clock seconds for the whole job
+    memory_mib: int = 512  # address space, on top of the warm worker's
+    file_mib: int = 16  # size of any one file it writes
+    folder_mib: int = 64  # all its files together
     output_kib: int = 64  # stdout and stderr together
+    report_mib: int = 16  # what it reports: values, PNGs
 
     @property
     def cpu_seconds(self) -> int:
@@ -64,89 +78,65 @@ class Limits:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What came back from one run of the harness."""
+    """What came back from one job."""
 
-    messages: tuple[Mapping[str, Any], ...]  # the harness's messages, in order (see harness.py)
-    stopped: str | None  # why the run ended without finishing, in words; None if it finished
+    messages: tuple[Mapping[str, Any], ...]  # the child's messages, in order (see harness.py)
+    stopped: str | None  # why the job ended without finishing, in words; None if it finished
     output: str  # what it printed on stdout and stderr, at most `Limits.output_kib`
+    weaker: tuple[str, ...] = ()  # walls left out, when the user accepted that risk
 
 
-def run(job: Mapping[str, Any], limits: Limits, *, stop: threading.Event | None = None) -> Outcome:
-    """Run the harness on `job` in a fresh confined subprocess, for at most `limits.timeout` s.
+def run(
+    job: Mapping[str, Any],
+    limits: Limits,
+    *,
+    stop: threading.Event | None = None,
+    weaker: bool = False,
+) -> Outcome:
+    """Run `job` in a fresh walled-in child of a warm worker, for at most `limits.timeout` s.
 
-    Never raises for anything the answer does: timeouts, crashes and floods come back as
-    `Outcome.stopped`. Once `stop` is set, the run is killed within STOP_WITHIN_S (or not
-    started) and comes back stopped as INTERRUPTED. The temporary folder is removed afterwards.
+    Never raises for anything the job does: timeouts, crashes, floods, malformed reports and
+    walls that cannot be raised come back as `Outcome.stopped`. Once `stop` is set, the job is
+    killed within STOP_WITHIN_S (or not started) and comes back stopped as INTERRUPTED. Its
+    folder is removed afterwards. With `weaker`, walls this machine cannot raise are left out
+    (and named in `Outcome.weaker`) instead of refusing the job.
     """
     if stop is not None and stop.is_set():
         return Outcome(messages=(), stopped=INTERRUPTED, output="")
-    folder = Path(tempfile.mkdtemp(prefix="deckbuild-answer-"))
+    folder = Path(tempfile.mkdtemp(prefix="deckbuild-job-"))
     try:
         if os.geteuid() == 0:
             os.chown(folder, UNPRIVILEGED, UNPRIVILEGED)
-        return _run_in(folder, job, limits, stop)
+        request = {
+            "folder": str(folder),
+            "confine": {
+                "memory_mib": limits.memory_mib,
+                "file_mib": limits.file_mib,
+                "folder_mib": limits.folder_mib,
+                "cpu_seconds": limits.cpu_seconds,
+                "uid": UNPRIVILEGED,
+                "weaker": weaker,
+                "environment": _job_environment(folder),
+            },
+            "caps": {
+                "timeout": limits.timeout,
+                "output_bytes": limits.output_kib << 10,
+                "report_bytes": limits.report_mib << 20,
+            },
+            "job": job,
+        }
+        return _outcome(_POOL.serve(request, limits.timeout + GRACE_S, stop), limits)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run_in(
-    folder: Path, job: Mapping[str, Any], limits: Limits, stop: threading.Event | None
-) -> Outcome:
-    request = {
-        "confine": {
-            "memory_mib": limits.memory_mib,
-            "file_mib": limits.file_mib,
-            "cpu_seconds": limits.cpu_seconds,
-            "uid": UNPRIVILEGED,
-        },
-        "job": job,
-    }
-    reader, writer = os.pipe()
-    with open(reader, "rb", buffering=0) as report:
-        try:
-            process = _start(folder, request, writer)
-        finally:
-            os.close(writer)
-        with process:
-            deadline = time.monotonic() + limits.timeout
-            output, reported, stopped = _drain(process, report.fileno(), deadline, limits, stop)
-            if stopped is None:
-                try:
-                    process.wait(timeout=max(0.0, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    stopped = f"timed out after {limits.timeout:g} s"
-            if stopped is not None:
-                # Kill the group before reaping its leader, so its id cannot be reused meanwhile.
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    messages = tuple(_messages(bytes(reported)))
-    if stopped is None and not any("finish" in message for message in messages):
-        stopped = _exit_in_words(process.returncode, limits)
-    text = bytes(output[: limits.output_kib * 1024]).decode("utf-8", "replace")
-    return Outcome(messages=messages, stopped=stopped, output=text)
+def shutdown() -> None:
+    """Stop every worker (they hold no job between calls); the next `run` starts new ones."""
+    _POOL.shutdown()
 
 
-def _start(folder: Path, request: Mapping[str, Any], report: int) -> subprocess.Popen[bytes]:
-    # The request goes through an unnamed file rather than a pipe, so a large job cannot block
-    # the parent before it starts draining the child's output.
-    with tempfile.TemporaryFile() as stdin:
-        stdin.write(json.dumps(request).encode())
-        stdin.seek(0)
-        return subprocess.Popen(
-            [sys.executable, "-I", "-B", str(HARNESS), str(report)],
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=(report,),
-            cwd=folder,
-            env=_environment(folder),
-            start_new_session=True,
-        )
-
-
-def _environment(folder: Path) -> dict[str, str]:
-    # Nothing of the builder's environment leaks in (tokens, proxies, PYTHON* settings).
+def _job_environment(folder: Path) -> dict[str, str]:
+    # Nothing of the builder's environment reaches a job (tokens, proxies, PYTHON* settings).
     return {
         "PATH": os.defpath,
         "LANG": "C.UTF-8",
@@ -156,51 +146,168 @@ def _environment(folder: Path) -> dict[str, str]:
     }
 
 
-def _drain(
-    process: subprocess.Popen[bytes],
-    report: int,
-    deadline: float,
-    limits: Limits,
-    stop: threading.Event | None,
-) -> tuple[bytearray, bytearray, str | None]:
-    """Read output and messages until all pipes close, the time is up, the output overflows or
-    `stop` is set."""
-    assert process.stdout is not None and process.stderr is not None
-    cap = limits.output_kib * 1024
-    output, reported = bytearray(), bytearray()
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ, output)
-        selector.register(process.stderr, selectors.EVENT_READ, output)
-        selector.register(report, selectors.EVENT_READ, reported)
-        while selector.get_map():
+def _worker_environment() -> dict[str, str]:
+    # The worker keeps HOME (and MPLCONFIGDIR, if set) only to find matplotlib's font cache.
+    kept = {key: os.environ[key] for key in ("HOME", "MPLCONFIGDIR") if key in os.environ}
+    return {
+        "PATH": os.defpath,
+        "LANG": "C.UTF-8",
+        # Equal inputs draw equal bytes: nothing may depend on the order of a set of strings.
+        "PYTHONHASHSEED": "0",
+        "MPLBACKEND": "Agg",
+        **kept,
+        **dict.fromkeys(_ONE_THREAD, "1"),
+    }
+
+
+# --- the workers --------------------------------------------------------------------------------
+
+
+class _Dead(Exception):
+    """The worker ended, or had to be killed, before it answered."""
+
+
+class _Worker:
+    """One warm `harness.py` process and the pipes to it."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-B", str(HARNESS)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd="/",
+            env=_worker_environment(),
+            start_new_session=True,
+        )
+        self.ready = False
+
+    def ask(self, request: Any, within: float, stop: threading.Event | None) -> Any:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        if not self.ready:
+            self._read(time.monotonic() + START_WITHIN_S, stop)
+            self.ready = True
+        body = json.dumps(request).encode()
+        try:
+            self.process.stdin.write(struct.pack(">Q", len(body)) + body)
+            self.process.stdin.flush()
+        except OSError as error:
+            raise _Dead(f"its worker could not take it ({error})") from None
+        return self._read(time.monotonic() + within, stop)
+
+    def _read(self, deadline: float, stop: threading.Event | None) -> Any:
+        head = self._exactly(8, deadline, stop)
+        (size,) = struct.unpack(">Q", head)
+        return json.loads(self._exactly(size, deadline, stop))
+
+    def _exactly(self, size: int, deadline: float, stop: threading.Event | None) -> bytes:
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        data = bytearray()
+        while len(data) < size:
+            if stop is not None and stop.is_set():
+                raise _Dead(INTERRUPTED)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return output, reported, f"timed out after {limits.timeout:g} s"
-            if stop is not None:
-                if stop.is_set():
-                    return output, reported, INTERRUPTED
-                remaining = min(remaining, STOP_WITHIN_S)
-            for key, _ in selector.select(remaining):
-                chunk = os.read(key.fd, 65536)
+                raise _Dead("its worker did not answer in time")
+            wait = min(remaining, STOP_WITHIN_S) if stop is not None else remaining
+            ready, _, _ = select.select([fd], [], [], wait)
+            if ready:
+                chunk = os.read(fd, min(size - len(data), 1 << 20))
                 if not chunk:
-                    selector.unregister(key.fileobj)
-                    continue
-                key.data.extend(chunk)
-                # Stop at once rather than at the timeout: a flood is already a failure.
-                if len(output) > cap:
-                    return output, reported, f"printed more than {limits.output_kib} KiB"
-    return output, reported, None
+                    raise _Dead("its worker ended unexpectedly")
+                data += chunk
+        return bytes(data)
+
+    def kill(self) -> None:
+        # The whole group: the worker and the job it forked, which may not leave the group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
 
 
-def _messages(reported: bytes) -> list[Mapping[str, Any]]:
+class _Pool:
+    """Idle warm workers; a caller takes one per job and gives it back, so that there are as
+    many workers as jobs running at once (verification's and drawing's `jobs`)."""
+
+    def __init__(self) -> None:
+        self.idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self.every: set[_Worker] = set()
+        self.lock = threading.Lock()
+
+    def serve(self, request: Any, within: float, stop: threading.Event | None) -> Any:
+        try:
+            worker = self.idle.get_nowait()
+        except queue.Empty:
+            worker = _Worker()
+            with self.lock:
+                self.every.add(worker)
+        try:
+            answer = worker.ask(request, within, stop)
+        except (_Dead, OSError, ValueError) as error:
+            with self.lock:
+                self.every.discard(worker)
+            worker.kill()
+            return {"dead": str(error)}
+        self.idle.put(worker)
+        return answer
+
+    def shutdown(self) -> None:
+        with self.lock:
+            workers, self.every = self.every, set()
+        while True:
+            try:
+                self.idle.get_nowait()
+            except queue.Empty:
+                break
+        for worker in workers:
+            worker.kill()
+
+
+_POOL = _Pool()
+atexit.register(shutdown)
+
+
+# --- what came back -----------------------------------------------------------------------------
+
+
+def _outcome(answer: Mapping[str, Any], limits: Limits) -> Outcome:
+    if "dead" in answer:
+        dead = str(answer["dead"])
+        return Outcome((), dead if dead == INTERRUPTED else f"was lost: {dead}", "")
+    output = base64.b64decode(answer["output"]).decode("utf-8", "replace")
+    stopped: str | None = answer["stopped"]
+    lines = base64.b64decode(answer["report"]).split(b"\n")
+    torn = lines.pop()  # after the last newline: empty, unless the child was cut off mid-line
     messages: list[Mapping[str, Any]] = []
-    for line in reported.splitlines():
-        # A run killed mid-write leaves a torn last line; everything before it is whole.
-        with contextlib.suppress(ValueError):
+    weaker: tuple[str, ...] = ()
+    for number, line in enumerate(lines, start=1):
+        try:
             message = json.loads(line)
-            if isinstance(message, dict):
-                messages.append(message)
-    return messages
+        except (ValueError, RecursionError):
+            message = None
+        if not isinstance(message, dict) or len(message) != 1:
+            # The harness writes nothing else: the job wrote it, so the job fails.
+            return Outcome(tuple(messages), f"sent a malformed report (line {number})", output)
+        if "refused" in message:
+            why = str(message["refused"])
+            refusal = (
+                f"was not run: the sandbox cannot raise its walls on this machine ({why}); "
+                f"to run jobs without that wall, at your own risk, pass {WEAKER_FLAG}"
+            )
+            return Outcome((), refusal, output)
+        if "weaker" in message and isinstance(message["weaker"], list):
+            weaker = tuple(str(item) for item in message["weaker"])
+        messages.append(message)
+    if stopped is None and torn:
+        stopped = "sent a malformed report (an unfinished last line)"
+    if stopped is None and not any("finish" in message for message in messages):
+        stopped = _exit_in_words(answer["status"], limits)
+    return Outcome(tuple(messages), stopped, output, weaker)
 
 
 def _exit_in_words(status: int, limits: Limits) -> str:

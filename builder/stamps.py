@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from builder.notes import Schema
 from builder.problems import Location, Problem
 from builder.render import RenderedNote
 
@@ -28,17 +29,6 @@ LOCK_VERSION = 2  # 2 adds each note's kind and each note type's schema; 1 is st
 class Stamp:
     fingerprint: str
     mod: int
-
-
-@dataclass(frozen=True)
-class Schema:
-    """What Anki matches a note type on: change any of it and users' notes stop updating."""
-
-    id: int
-    kind: str  # "basic" (a standard note type) or "cloze"
-    fields: tuple[str, ...]
-    templates: tuple[str, ...]
-    sort_field: int
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,10 @@ earns a report a person can act on.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.metadata
 import json
-import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -23,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from builder import sandbox
-from builder.notes import Note, Tests
+from builder.cache import Store, digest
+from builder.notes import Case, Note, Property, Tests
 from builder.problems import Location
 
+STAGE = "verify"
 OUTPUT_LINES = 10  # of captured output quoted in a report
 OUTPUT_WIDTH = 160
 
@@ -75,18 +74,19 @@ Verdict = Evidence | tuple[Failure, ...]
 def verify(
     notes: Sequence[Note],
     *,
-    cache_dir: Path,
+    cache: Store | None = None,
     jobs: int = 2,
     on_progress: Callable[[int, int], None] | None = None,
+    weaker_sandbox: bool = False,
 ) -> Verification:
     """Run the answer of every note with `tests` against them, `jobs` subprocesses at a time.
 
     The code that runs is `note.code` byte for byte. An answer whose code, tests, harness, limits,
     Python and numpy are unchanged since it last passed is not run again. `on_progress(done,
-    total)` is called as each note's verdict is known.
+    total)` is called as each note's verdict is known. With `weaker_sandbox`, answers run even
+    where the sandbox cannot raise every wall (see `sandbox.run`).
     """
     code_notes = [note for note in notes if note.tests is not None]
-    store = cache_dir / "verify"
     runner = _runner_identity()
     verdicts: dict[str, Verdict] = {}
     pending: list[tuple[Note, Mapping[str, Any], sandbox.Limits, str]] = []
@@ -110,7 +110,7 @@ def verify(
             )
             settle(note, (Failure(note.id, tests.location, report),))
             continue
-        numpy_version = _recall(store, key)
+        numpy_version = _recall(cache, key)
         if numpy_version is None:
             pending.append((note, job, limits, key))
         else:
@@ -121,14 +121,14 @@ def verify(
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
         running = {
-            pool.submit(sandbox.run, job, limits, stop=stop): (note, key)
+            pool.submit(_run_note, job, limits, stop, weaker_sandbox): (note, key)
             for note, job, limits, key in pending
         }
         for future in as_completed(running):
             note, key = running[future]
-            verdict = _judge(note, future.result())
+            verdict = _judge(note, *future.result())
             if isinstance(verdict, Evidence):
-                _remember(store, key, verdict.numpy_version)
+                _remember(cache, key, verdict.numpy_version)
             settle(note, verdict)
     finally:
         # Every answer has run by now, unless Ctrl-C or SIGTERM (a KeyboardInterrupt here)
@@ -212,70 +212,314 @@ def _evidence(note_id: str, tests: Tests, numpy_version: str) -> Evidence:
 
 
 def _runner_identity() -> str:
-    """Everything outside the note that can change a verdict: harness, Python, numpy."""
-    harness = hashlib.sha256(sandbox.HARNESS.read_bytes()).hexdigest()
+    """Everything outside the note that can change a verdict: harness, judge, Python, numpy."""
+    judge = Path(__file__).with_name("judge.py")
+    harness = hashlib.sha256(sandbox.HARNESS.read_bytes() + judge.read_bytes()).hexdigest()
     numpy_version = importlib.metadata.version("numpy")
     return f"harness {harness}; python {sys.version}; numpy {numpy_version}"
 
 
 def _key(job: Mapping[str, Any], limits: sandbox.Limits, runner: str) -> str:
     text = json.dumps({"job": job, "limits": asdict(limits), "runner": runner}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return digest(text)
 
 
-def _recall(store: Path, key: str) -> str | None:
+def _recall(cache: Store | None, key: str) -> str | None:
     """The numpy version the answer passed on, if it passed before; None otherwise."""
-    try:
-        numpy_version = json.loads((store / f"{key}.json").read_text(encoding="utf-8"))["numpy"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    found = cache.get(STAGE, key) if cache is not None else None
+    numpy_version = found.get("numpy") if isinstance(found, dict) else None
     return numpy_version if isinstance(numpy_version, str) else None
 
 
-def _remember(store: Path, key: str, numpy_version: str) -> None:
+def _remember(cache: Store | None, key: str, numpy_version: str) -> None:
     # Only passing answers are remembered. A failure is run again next time, so its author sees
     # the report on every run until it is fixed, and a limit tripped by a busy machine (a
-    # timeout) is not frozen into the cache. The cache only saves time: if it cannot be written,
-    # the verdict stands and the answer simply runs again next time.
-    with contextlib.suppress(OSError):
-        store.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=store, suffix=".tmp", delete=False) as file:
-            json.dump({"numpy": numpy_version}, file)
-        # Atomic, so a build interrupted mid-write never leaves a torn entry behind.
-        os.replace(file.name, store / f"{key}.json")
+    # timeout) is not frozen into the cache.
+    if cache is not None:
+        cache.put(STAGE, key, {"numpy": numpy_version})
 
 
-# --- reports ---------------------------------------------------------------------------------
+# --- running and judging ---------------------------------------------------------------------
 
 
-def _judge(note: Note, outcome: sandbox.Outcome) -> Verdict:
-    """Evidence if every step passed and the run finished; else every failure it reported."""
-    failures: list[Failure] = []
+def _run_note(
+    job: Mapping[str, Any], limits: sandbox.Limits, stop: threading.Event, weaker: bool
+) -> tuple[sandbox.Outcome, sandbox.Outcome | None]:
+    """The answer's run and, when the tests need code of their own, the tests' run without it:
+    two children, so that nothing the answer does touches what it is compared with."""
+    answer = sandbox.run(_answer_job(job), limits, stop=stop, weaker=weaker)
+    reference = _reference_job(job)
+    if reference is None:
+        return answer, None
+    return answer, sandbox.run(reference, limits, stop=stop, weaker=weaker)
+
+
+def _answer_job(job: Mapping[str, Any]) -> dict[str, Any]:
+    """What the answer's child gets: its code and the inputs, never what is expected of it."""
+    return {
+        "role": "answer",
+        "code": job["code"],
+        "call": job["call"],
+        "setup": job["setup"],
+        "cases": [
+            {"args": case["args"], "kwargs": case["kwargs"], "expr": case["expr"]}
+            for case in job["cases"]
+        ],
+        "properties": [
+            {"inputs": prop["inputs"], "trials": prop["trials"]} for prop in job["properties"]
+        ],
+    }
+
+
+def _reference_job(job: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What the tests' own child computes: `{py: ...}` expectations, property references."""
+    values = list(dict.fromkeys(s for case in job["cases"] for s in _python_values(case["expect"])))
+    if not values and not job["properties"]:
+        return None
+    return {
+        "role": "reference",
+        "setup": job["setup"],
+        "values": values,
+        "properties": [
+            {key: prop[key] for key in ("inputs", "reference", "trials")}
+            for prop in job["properties"]
+        ],
+    }
+
+
+def _python_values(raw: Any) -> list[str]:
+    """The `{py: ...}` sources in a value of the tests: code, so evaluated only in the sandbox."""
+    if isinstance(raw, list):
+        return [source for item in raw for source in _python_values(item)]
+    if isinstance(raw, dict):
+        if raw.keys() == {"py"}:
+            return [str(raw["py"])]
+        return [source for value in raw.values() for source in _python_values(value)]
+    return []
+
+
+Ends = dict[tuple[str, int, int | None], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One child's report, read: the steps that ended, the one running when it stopped."""
+
+    ends: Ends
+    started: Mapping[str, Any] | None
+    stopped: str | None  # why it did not finish; None if it did
+    output: str
+
+
+def _read(outcome: sandbox.Outcome) -> _Run:
+    """The child's messages checked against the protocol; ValueError if they break it."""
+    ends: Ends = {}
     started: Mapping[str, Any] | None = None
-    finish: Mapping[str, Any] | None = None
+    finished = False
     for message in outcome.messages:
-        if "start" in message:
-            started = message["start"]
-        elif "end" in message:
-            started = None
-            if message["end"]["failure"] is not None:
-                location, what = _step(note, message["end"])
-                header = f"{location}: {note.id}: {what} failed{_note_at(note, location)}"
-                failures.append(_failure(note, location, header, message["end"]["failure"]))
-        elif "finish" in message:
-            finish = message["finish"]
-    if outcome.stopped is not None:
-        location, what = _step(note, started) if started else (note.location, "the answer")
-        header = f"{location}: {note.id}: {what} {outcome.stopped}{_note_at(note, location)}"
-        failures.append(_failure(note, location, header, _output(outcome.output)))
-    elif finish is None or "error" in finish:
-        error = finish["error"] if finish else "the verifier ended without a verdict"
-        header = f"{note.location}: {note.id}: could not be verified: {error}"
-        failures.append(_failure(note, note.location, header, _output(outcome.output)))
+        ((kind, body),) = message.items()
+        if kind in ("start", "end"):
+            if not isinstance(body, dict) or not isinstance(body.get("step"), str):
+                raise ValueError(f"a {kind} message without a step")
+            index, trial = body.get("index"), body.get("trial")
+            if type(index) is not int or not (trial is None or type(trial) is int):
+                raise ValueError(f"a {kind} message without an index")
+        if kind == "start":
+            started = body
+        elif kind == "end":
+            key = (body["step"], body["index"], body.get("trial"))
+            if key in ends:
+                raise ValueError(f"{key[0]} {key[1]} reported twice")
+            ends[key] = body
+            if key[2] is None:
+                started = None
+        elif kind == "finish":
+            finished = True
+        elif kind != "weaker":
+            raise ValueError(f"an unknown message '{kind[:40]}'")
+    stopped = outcome.stopped
+    if stopped is None and not finished:
+        stopped = "ended without a verdict"
+    return _Run(ends, started, stopped, outcome.output)
+
+
+def _judge(note: Note, answer: sandbox.Outcome, reference: sandbox.Outcome | None) -> Verdict:
+    """Evidence if every case and property passed and both runs finished; else every failure.
+
+    Judged here, in the builder: the answer's child only reported its values.
+    """
+    from builder import judge  # numpy, imported only when an answer actually ran
+
+    try:
+        return _verdict(note, _read(answer), None if reference is None else _read(reference))
+    except (judge.Malformed, ValueError, TypeError, KeyError, AttributeError) as error:
+        header = (
+            f"{note.location}: {note.id}: could not be verified: its run sent a malformed report"
+        )
+        return (_failure(note, note.location, header, [f"  {str(error)[:OUTPUT_WIDTH]}"]),)
+
+
+def _verdict(note: Note, answer: _Run, reference: _Run | None) -> Verdict:
+    from builder import judge
+
+    tests = _tests(note)
+    failures: list[Failure] = []
+
+    def fail(location: Location, what: str, lines: Sequence[str]) -> None:
+        header = f"{location}: {note.id}: {what} failed{_note_at(note, location)}"
+        failures.append(_failure(note, location, header, lines))
+
+    def stopped(run: _Run, whose: str) -> None:
+        assert run.stopped is not None
+        location, what = _step(note, run.started) if run.started else (note.location, whose)
+        header = f"{location}: {note.id}: {what} {run.stopped}{_note_at(note, location)}"
+        failures.append(_failure(note, location, header, _output(run.output)))
+
+    ref = reference or _Run({}, None, None, "")
+    evaluated: dict[str, Any] = {}
+    for index, source in enumerate(
+        list(dict.fromkeys(s for case in tests.cases for s in _python_values(case.expect)))
+    ):
+        end = ref.ends.get(("value", index, None))
+        if end is not None:
+            result = end["result"]
+            evaluated[source] = (
+                judge.unwire(result["value"]) if "value" in result else _Error(result["error"])
+            )
+    for what, end_key, location in (
+        ("the code", ("code", 0, None), note.location),
+        ("the tests' setup", ("setup", 0, None), tests.location),
+    ):
+        end = answer.ends.get(end_key)
+        if end is not None and end["result"] is not None:
+            fail(location, what, judge.trouble(end["result"]["error"]))
+            break
+        end = ref.ends.get(end_key)
+        if end is not None and end["result"] is not None:
+            fail(
+                location, f"{what} (run without the answer)", judge.trouble(end["result"]["error"])
+            )
+            break
+    else:
+        for index, case in enumerate(tests.cases):
+            end = answer.ends.get(("case", index, None))
+            if end is None:
+                if answer.stopped is None:
+                    raise ValueError(f"no result for case {index}")
+                continue
+            lines = _case(case, end, tests, evaluated)
+            if lines is not None:
+                fail(case.location, f"case '{case.name}'", lines)
+        for index, prop in enumerate(tests.properties):
+            lines = _property(index, prop, tests, answer, ref)
+            if lines is not None:
+                fail(prop.location, f"property '{prop.name}'", lines)
+    if answer.stopped is not None:
+        stopped(answer, "the answer")
+    if reference is not None and reference.stopped is not None:
+        stopped(reference, "the tests' own run")
     if failures:
         return tuple(failures)
-    assert finish is not None
-    return _evidence(note.id, _tests(note), finish["numpy"])
+    return _evidence(note.id, tests, importlib.metadata.version("numpy"))
+
+
+@dataclass(frozen=True)
+class _Error:
+    """A `{py: ...}` value of the tests that raised when it was evaluated."""
+
+    error: Mapping[str, Any]
+
+
+def _case(
+    case: Case, end: Mapping[str, Any], tests: Tests, evaluated: Mapping[str, Any]
+) -> list[str] | None:
+    """None if the case passes, else the lines that say why not."""
+    from builder.judge import compare_values, expected_for, field, raised_as, show, trouble, unwire
+
+    rtol = tests.rtol if case.rtol is None else case.rtol
+    atol = tests.atol if case.atol is None else case.atol
+    if "inputs" in end:
+        return field("inputs", "could not be built from the test") + trouble(end["inputs"]["error"])
+    if case.expr is not None:
+        shown = field("expr", case.expr)
+    elif tests.call is None:
+        return field("missing", "the case has 'args' but the tests name no 'call'")
+    else:
+        shown = field("call", str(end["call"]))
+    result = end["result"]
+    if "error" in result:
+        error = result["error"]
+        if error.get("broke"):
+            return shown + trouble(error)
+        if case.raises is not None:
+            if raised_as(error, case.raises):
+                return None
+            return shown + field("expected", f"raises {case.raises}") + trouble(error)
+        return shown + field("expected", show(case.expect)) + trouble(error)
+    actual = unwire(result["value"])
+    if case.raises is not None:
+        returned = field("actual", f"returned {show(actual)}")
+        return shown + field("expected", f"raises {case.raises}") + returned
+    broken = [evaluated.get(s) for s in _python_values(case.expect)]
+    for value in broken:
+        if isinstance(value, _Error):
+            return (
+                shown + field("expected", "could not be built from the test") + trouble(value.error)
+            )
+    try:
+        expected = expected_for(actual, case.expect, evaluated)
+    except (TypeError, ValueError, KeyError) as error:
+        return shown + field("expected", f"could not be built from the test: {error}")
+    differences = compare_values(actual, expected, rtol, atol)
+    if not differences:
+        return None
+    return shown + field("expected", show(expected)) + field("actual", show(actual)) + differences
+
+
+def _property(
+    index: int, prop: Property, tests: Tests, answer: _Run, reference: _Run
+) -> list[str] | None:
+    """None if the answer agrees with the reference on every trial, else why not (first trial)."""
+    from builder.judge import compare_values, field, show, trouble, unwire
+
+    if tests.call is None:
+        return field("missing", "a property needs the tests to name a 'call'")
+    rtol = tests.rtol if prop.rtol is None else prop.rtol
+    atol = tests.atol if prop.atol is None else prop.atol
+    for run in (reference, answer):
+        end = run.ends.get(("property", index, None))
+        if end is not None and end.get("result") is not None:
+            return trouble(end["result"]["error"])
+    for trial in range(prop.trials):
+        ref = reference.ends.get(("property", index, trial))
+        got = answer.ends.get(("property", index, trial))
+        if ref is None or got is None:
+            if reference.stopped is None and answer.stopped is None:
+                raise ValueError(f"no result for trial {trial} of property {index}")
+            return None  # the run stopped: reported as such
+        shown = field(
+            "trial",
+            f"{trial + 1} of {prop.trials}, inputs drawn with np.random.default_rng({trial})",
+        )
+        for drawn in (ref, got):
+            if "inputs" in drawn:
+                return (
+                    shown
+                    + field("inputs", "could not be drawn")
+                    + trouble(drawn["inputs"]["error"])
+                )
+        shown += field("inputs", str(ref["shown"]))
+        if "error" in ref["result"]:
+            return shown + field("reference", "failed") + trouble(ref["result"]["error"])
+        expected = unwire(ref["result"]["value"])
+        shown += field("reference", show(expected))
+        if "error" in got["result"]:
+            return shown + trouble(got["result"]["error"])
+        actual = unwire(got["result"]["value"])
+        differences = compare_values(actual, expected, rtol, atol)
+        if differences:
+            return shown + field("actual", show(actual)) + differences
+    return None
 
 
 def _step(note: Note, step: Mapping[str, Any]) -> tuple[Location, str]:
@@ -288,6 +532,8 @@ def _step(note: Note, step: Mapping[str, Any]) -> tuple[Location, str]:
         return prop.location, f"property '{prop.name}'"
     if step["step"] == "setup":
         return tests.location, "the tests' setup"
+    if step["step"] == "value":
+        return tests.location, "the tests' own values"
     return note.location, "the code"
 
 

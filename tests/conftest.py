@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from builder.cli import main
-from builder.figures import Media
+from builder.notes import Media
+from builder.package import package
 from builder.render import RenderedNote
 
 REPO = Path(__file__).resolve().parent.parent
@@ -93,3 +94,16 @@ def rendered_note(note_id: str, back: str = "A.", media: tuple[Media, ...] = ())
         tags=("topic::detection",),
         media=media,
     )
+
+
+def package_notes(folder: Path, name: str, notes: list[RenderedNote]) -> Path:
+    """Writes `notes` as the deck file `folder/name`, with fixed stamps; returns its path."""
+    output = folder / name
+    package(
+        "Deck",
+        notes,
+        note_mods={n.id: 1_700_000_000 for n in notes},
+        note_type_mods={"basic": 1_690_000_000},
+        output=output,
+    )
+    return output

@@ -1,11 +1,11 @@
 """Every card of the whole deck in each engine Anki users review in, at their widths, by day
 and by night.
 
-| engine | who reviews in it | how it is driven here | widths |
+| engine | who reviews in it | driven here through | widths |
 | --- | --- | --- | --- |
-| Chromium | AnkiDroid (Android's WebView) | Debian's `chromium` through Playwright | 360 |
-| WebKit | AnkiMobile (iOS's WKWebView) | Debian's WebKitGTK WebDriver under Xvfb, through selenium | 360, 320 |
-| Qt WebEngine | Anki desktop, in its own reviewer page | aqt 26.9 and PyQt6-WebEngine, offscreen | 800, 1200 |
+| Chromium | AnkiDroid (Android's WebView) | Debian's `chromium`, Playwright | 360 |
+| WebKit | AnkiMobile (iOS's WKWebView) | Debian's WebKitGTK WebDriver, Xvfb, selenium | 360, 320 |
+| Qt WebEngine | Anki desktop, its reviewer | aqt 26.9, PyQt6-WebEngine, offscreen | 800, 1200 |
 
 Chromium and WebKit load the preview's page for each side of each card (`deckbuild preview`
 writes exactly what Anki shows), many frames per page load, each frame as wide as the phone
@@ -27,7 +27,6 @@ import functools
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -41,7 +40,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from selenium import webdriver
-from selenium.webdriver.common.by import By
 from selenium.webdriver.webkitgtk.service import Service as WebKitService
 
 from builder.cli import main
@@ -245,9 +243,7 @@ def display() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def webkit(display: str) -> Iterator[webdriver.WebKitGTK]:
-    service = WebKitService(
-        executable_path=WEBKIT_DRIVER, env={**os.environ, "DISPLAY": display}
-    )
+    service = WebKitService(executable_path=WEBKIT_DRIVER, env={**os.environ, "DISPLAY": display})
     driver = webdriver.WebKitGTK(service=service)
     driver.set_script_timeout(PAGE_TIMEOUT_MS * BATCH / 1000)
     yield driver
@@ -282,14 +278,9 @@ def in_chromium(browser: Browser, server: str, where: Pass, sides: list[Side]) -
         host.close()
 
 
-def in_webkit(
-    driver: webdriver.WebKitGTK, server: str, where: Pass, sides: list[Side]
-) -> Checked:
+def in_webkit(driver: webdriver.WebKitGTK, server: str, where: Pass, sides: list[Side]) -> Checked:
     driver.get(server + HOST)
-    call = (
-        "const done = arguments[arguments.length - 1];"
-        f"({RUN_CHECKS})(arguments[0]).then(done);"
-    )
+    call = f"const done = arguments[arguments.length - 1];({RUN_CHECKS})(arguments[0]).then(done);"
     return check_pages(lambda args: driver.execute_async_script(call, args), where, sides)
 
 

@@ -19,14 +19,17 @@ NOTES = """
     tags: [topic::detection]
     notes:
       - id: iou-touching
+        sources: [Fixture 2026]
         front: What is the IoU of two boxes that only touch?
         back: Zero, the intersection has no area.
         level: easy
         figure: square
       - id: nms-cloze
+        sources: [Fixture 2026]
         cloze: NMS drops boxes whose {{c1::IoU}} with a kept box exceeds a {{c2::threshold}}.
         level: medium
       - id: code-double
+        sources: [Fixture 2026]
         front: Write `double(x)` for an array `x`.
         level: hard
         code: |
@@ -61,7 +64,7 @@ def test_build_writes_every_recipe_and_a_summary(project: Path, deckbuild: Deckb
     run = deckbuild(project, "build")
     assert run.status == 0, run.err
     assert sorted(p.name for p in (project / "dist").iterdir()) == ["all.apkg", "code.apkg"]
-    assert "verified 1 code answer(s), 1 case(s)" in run.out
+    assert "verified 1 code answer, 1 case (1 run, 0 from cache)" in run.out
     lines = run.out.splitlines()
     assert any(line.split() == ["dist/all.apkg", "1", "3", "4", "2"] for line in lines), run.out
     assert any(line.split() == ["dist/code.apkg", "1", "1", "1", "0"] for line in lines), run.out
@@ -92,7 +95,9 @@ def test_named_recipes_and_ad_hoc_tag_decks(project: Path, deckbuild: Deckbuild)
 def test_an_unknown_recipe_is_named(project: Path, deckbuild: Deckbuild) -> None:
     run = deckbuild(project, "build", "cod")
     assert run.status == 2
-    assert "deckbuild: no recipe named cod (recipes: all, code)" in run.err
+    assert (
+        "command line: no recipe named 'cod' (did you mean 'code'? recipes: all, code)" in run.err
+    )
 
 
 def test_bad_input_exits_2_names_every_problem_and_leaves_dist_alone(
@@ -111,10 +116,10 @@ def test_bad_input_exits_2_names_every_problem_and_leaves_dist_alone(
     assert "Traceback" not in run.err
     assert run.err.splitlines() == [
         "source/detection.yaml:4: iou-touching: missing key 'front' (or 'cloze' for a cloze note)",
-        "source/detection.yaml:5: iou-touching: unknown key 'fornt' in a note (did you mean "
+        "source/detection.yaml:6: iou-touching: unknown key 'fornt' in a note (did you mean "
         "'front'?); known keys: id, front, back, cloze, refs, sources, tags, level, figure, code, "
         "tests, long, retired",
-        "source/detection.yaml:14: code-double: 'level' must be one of easy, medium, hard, not '3'",
+        "source/detection.yaml:17: code-double: 'level' must be one of easy, medium, hard, not '3'",
         "source/other.yaml:3: x: missing key 'back' (the answer)",
         "deckbuild: 4 problem(s) in the input; nothing was written",
     ]
@@ -130,7 +135,7 @@ def test_a_failing_answer_exits_1_with_a_report_and_writes_nothing(
     run = deckbuild(project, "build")
     assert run.status == 1
     assert "code-double" in run.err and "doubles every element" in run.err
-    assert "deckbuild: 1 code answer(s) failed verification; no deck was written" in run.err
+    assert "deckbuild: 1 code answer failed verification; nothing was written" in run.err
     assert not (project / "dist").exists()
     assert not (project / "notes.lock").exists()
 

@@ -22,17 +22,18 @@ QUESTIONS = REPO.parent / "shared" / "seeds" / "questions.yaml"
 # using it in a note.
 TOPICS = {
     "ml": "paradigms bias-variance regularization validation ensembles dimensionality imbalance "
-    "statistics encoding metrics",
+    "statistics encoding metrics calibration",
     "dl": "basics activations losses optimization backprop initialization normalization "
-    "regularization augmentation transfer training data",
+    "regularization augmentation transfer training data adaptation",
     "cnn": "convolution pooling receptive-field architectures interpretability",
     "classification": "",
-    "detection": "iou nms anchors architectures metrics",
-    "segmentation": "",
+    "detection": "iou nms anchors architectures metrics transformers real-time open-vocabulary",
+    "segmentation": "promptable universal",
     "vision": "tracking optical-flow ocr embeddings retrieval registration 3d robustness "
-    "multimodal",
+    "multimodal transformers "
+    "camera two-view features depth neural-rendering video pose",
     "sequence": "rnn attention transformers",
-    "generative": "gan autoencoders",
+    "generative": "gan autoencoders diffusion evaluation",
     "learning": "self-supervised few-shot active multi-task reinforcement distillation",
     "deployment": "compression quantization distributed hardware frameworks mlops edge ethics",
     "system-design": "",

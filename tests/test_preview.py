@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.package import card_css
+from builder.notetypes import card_css
 from tests.conftest import MakeProject, Run
 
 Deckbuild = Callable[..., Run]
@@ -20,6 +20,7 @@ NOTES = r"""
     tags: [topic::detection]
     notes:
       - id: iou-touching
+        sources: [Fixture 2026]
         front: What is the IoU of two boxes that only touch?
         back: |
           Zero: $\mathrm{IoU} = 0 / |A \cup B|$.
@@ -27,6 +28,7 @@ NOTES = r"""
           ![two boxes](boxes.png)
         level: easy
       - id: nms-cloze
+        sources: [Fixture 2026]
         cloze: |
           NMS drops boxes whose {{c1::IoU}} with a kept box exceeds a
           {{c2::threshold::a number}}.
@@ -156,4 +158,4 @@ def test_a_recipe_previews_only_its_notes_in_the_folder_asked_for(
     )
     unknown = deckbuild(project, "preview", "hard")
     assert unknown.status == 2
-    assert "no recipe named hard (recipes: all, easy)" in unknown.err
+    assert "command line: no recipe named 'hard' (recipes: all, easy)" in unknown.err

@@ -3,21 +3,23 @@ back exactly as a fresh build would make them."""
 
 from __future__ import annotations
 
-import marshal
-import pickle
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from builder.cache import Store, from_json, to_json
 from builder.load import load
-from builder.notes import Note
-from builder.problems import Location
+from builder.notes import Case, Note, Property
+from builder.notes import Tests as CodeTests  # as `Tests`, pytest would try to collect it
+from builder.problems import Location, Problem
 from builder.render import render
 from tests.conftest import MakeProject, Run
 
 Deckbuild = Callable[..., Run]
+KINDS = (Note, CodeTests, Case, Property, Location, Problem)
 
 NOTES = """
     deck: Coding
@@ -65,32 +67,34 @@ def edit(project: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
-def cache_files(project: Path) -> dict[str, bytes]:
+def cache_entries(project: Path) -> dict[str, bytes]:
+    """Every entry and blob of the project's cache (not the record of which runs used them)."""
     cache = project / ".cache"
-    return {str(p.relative_to(cache)): p.read_bytes() for p in cache.rglob("*") if p.is_file()}
+    files = [p for p in cache.rglob("*") if p.is_file() and p.name != "uses.json"]
+    return {str(p.relative_to(cache)): p.read_bytes() for p in files}
 
 
 def render_memo(cache: Path) -> Path:
-    """The one file in which `render` remembers HTML under `cache`."""
+    """The one entry in which `render` remembers HTML under `cache`."""
     (memo,) = (cache / "render").iterdir()
     return memo
 
 
 def rendered_texts(project: Path) -> set[str]:
-    return set(marshal.loads(render_memo(project / ".cache").read_bytes()))
+    return set(json.loads(render_memo(project / ".cache").read_bytes()))
 
 
-def test_a_rebuild_with_nothing_changed_runs_no_answer_and_rewrites_no_cache(
+def test_a_rebuild_with_nothing_changed_runs_no_answer_and_rewrites_no_entry(
     project: Path, deckbuild: Deckbuild
 ) -> None:
     first = deckbuild(project, "build")
-    cached = cache_files(project)
+    cached = cache_entries(project)
 
     again = deckbuild(project, "build")
 
     assert "(2 run, 0 from cache)" in first.out, first.err
     assert "(0 run, 2 from cache)" in again.out, again.err
-    assert cache_files(project) == cached
+    assert cache_entries(project) == cached
 
 
 def test_editing_one_code_answer_verifies_exactly_that_answer_again(
@@ -144,20 +148,20 @@ NOTES_TO_RENDER = (
 def test_html_from_the_cache_is_what_rendering_afresh_gives(tmp_path: Path) -> None:
     fresh = render(NOTES_TO_RENDER, evidence={}, figures={})
 
-    first = render(NOTES_TO_RENDER, evidence={}, figures={}, cache_dir=tmp_path)
-    second = render(NOTES_TO_RENDER, evidence={}, figures={}, cache_dir=tmp_path)
+    first = render(NOTES_TO_RENDER, evidence={}, figures={}, cache=Store(tmp_path))
+    second = render(NOTES_TO_RENDER, evidence={}, figures={}, cache=Store(tmp_path))
 
     assert first == fresh
     assert second == fresh
 
 
 def test_a_text_rendered_before_comes_from_the_cache(tmp_path: Path) -> None:
-    render(NOTES_TO_RENDER, evidence={}, figures={}, cache_dir=tmp_path)
+    render(NOTES_TO_RENDER, evidence={}, figures={}, cache=Store(tmp_path))
     memo = render_memo(tmp_path)
     # Plant a marker under every remembered text: a text that is not rendered again shows it.
-    memo.write_bytes(marshal.dumps(dict.fromkeys(marshal.loads(memo.read_bytes()), "<p>kept</p>")))
+    memo.write_text(json.dumps(dict.fromkeys(json.loads(memo.read_bytes()), "<p>kept</p>")))
 
-    again = render(NOTES_TO_RENDER, evidence={}, figures={}, cache_dir=tmp_path)
+    again = render(NOTES_TO_RENDER, evidence={}, figures={}, cache=Store(tmp_path))
 
     assert {n.front for n in again.notes} == {"<p>kept</p>"}
     assert {n.code for n in again.notes if n.id == "code"} == {"<p>kept</p>"}
@@ -167,35 +171,24 @@ def test_a_text_rendered_before_comes_from_the_cache(tmp_path: Path) -> None:
     "damage",
     [
         b"",
-        b"not marshal data",
-        marshal.dumps({"key": "<p>cut short</p>"})[:-3],
-        marshal.dumps(["a list"]),
-        marshal.dumps({"key": 3}),
+        b"not json",
+        json.dumps({"key": "<p>cut short</p>"}).encode()[:-3],
+        json.dumps(["a list"]).encode(),
+        json.dumps({"key": 3}).encode(),
     ],
 )
 def test_a_damaged_render_cache_is_ignored_and_replaced(tmp_path: Path, damage: bytes) -> None:
     fresh = render(NOTES_TO_RENDER, evidence={}, figures={})
-    render(NOTES_TO_RENDER, evidence={}, figures={}, cache_dir=tmp_path)
+    render(NOTES_TO_RENDER, evidence={}, figures={}, cache=Store(tmp_path))
     memo = render_memo(tmp_path)
     whole = memo.read_bytes()
     memo.write_bytes(damage)
 
-    again = render(NOTES_TO_RENDER, evidence={}, figures={}, cache_dir=tmp_path)
+    again = render(NOTES_TO_RENDER, evidence={}, figures={}, cache=Store(tmp_path))
 
     assert again == fresh
-    assert render(NOTES_TO_RENDER, evidence={}, figures={}, cache_dir=tmp_path) == fresh
-    assert marshal.loads(memo.read_bytes()) == marshal.loads(whole)  # rewritten whole
-
-
-def test_a_render_cache_left_by_an_older_renderer_is_removed(tmp_path: Path) -> None:
-    (tmp_path / "render").mkdir()
-    older = [tmp_path / "render" / f"0123456789abcdef01234567.{end}" for end in ("json", "marshal")]
-    for path in older:
-        path.write_bytes(b"made by an older renderer")
-
-    render(NOTES_TO_RENDER, evidence={}, figures={}, cache_dir=tmp_path)
-
-    assert render_memo(tmp_path) not in older
+    assert render(NOTES_TO_RENDER, evidence={}, figures={}, cache=Store(tmp_path)) == fresh
+    assert json.loads(memo.read_bytes()) == json.loads(whole)  # rewritten whole
 
 
 BROKEN = """
@@ -210,8 +203,8 @@ def test_notes_from_the_load_cache_are_what_reading_the_files_gives(project: Pat
     (project / "source" / "broken.yaml").write_text(BROKEN.replace("\n    ", "\n").strip())
     fresh = load(project)
 
-    first = load(project, cache_dir=project / ".cache")
-    second = load(project, cache_dir=project / ".cache")
+    first = load(project, cache=Store(project / ".cache"))
+    second = load(project, cache=Store(project / ".cache"))
 
     assert fresh.problems  # the broken file's problems are remembered too
     assert first == fresh
@@ -219,35 +212,38 @@ def test_notes_from_the_load_cache_are_what_reading_the_files_gives(project: Pat
 
 
 def test_a_file_read_before_comes_from_the_load_cache(project: Path) -> None:
-    cache = project / ".cache"
-    load(project, cache_dir=cache)
-    (entry,) = (cache / "load").glob("*.pickle")
-    notes, problems = pickle.loads(entry.read_bytes())
+    cache = Store(project / ".cache")
+    load(project, cache=cache)
+    (entry,) = (project / ".cache" / "load").glob("*.json")
+    notes, problems = from_json(json.loads(entry.read_bytes()), KINDS)
     # Plant a marker in the remembered notes: a file that is not parsed again shows it.
-    entry.write_bytes(pickle.dumps(([replace(n, front="kept") for n in notes], problems)))
+    planted = [[replace(n, front="kept") for n in notes], problems]
+    entry.write_text(json.dumps(to_json(planted)))
 
-    again = load(project, cache_dir=cache)
+    again = load(project, cache=cache)
 
     assert {note.front for note in again.notes} == {"kept"}
 
 
 def test_an_edited_file_is_read_again(project: Path) -> None:
-    cache = project / ".cache"
-    load(project, cache_dir=cache)
+    cache = Store(project / ".cache")
+    load(project, cache=cache)
 
     edit(project, "Zero: the intersection", "Zero, since the intersection")
-    again = load(project, cache_dir=cache)
+    again = load(project, cache=cache)
 
     assert again == load(project)
     assert any(n.back.startswith("Zero, since") for n in again.notes)
 
 
-@pytest.mark.parametrize("damage", [b"", b"not a pickle", pickle.dumps("a string")])
+@pytest.mark.parametrize(
+    "damage", [b"", b"not json", b'"a string"', b'{"@": "os.system", "v": ["true"]}']
+)
 def test_a_damaged_load_cache_entry_is_ignored_and_replaced(project: Path, damage: bytes) -> None:
-    cache = project / ".cache"
-    load(project, cache_dir=cache)
-    (entry,) = (cache / "load").glob("*.pickle")
+    cache = Store(project / ".cache")
+    load(project, cache=cache)
+    (entry,) = (project / ".cache" / "load").glob("*.json")
     entry.write_bytes(damage)
 
-    assert load(project, cache_dir=cache) == load(project)
-    assert pickle.loads(entry.read_bytes())[0]  # written again, whole
+    assert load(project, cache=cache) == load(project)
+    assert from_json(json.loads(entry.read_bytes()), KINDS)[0]  # written again, whole

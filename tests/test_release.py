@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from builder import package as packaging
+from builder import notetypes
 from builder.load import load
 from builder.notes import Note
-from builder.package import guid, note_type_schemas
+from builder.notetypes import note_type_schemas
+from builder.package import guid
 from builder.problems import Location
 from builder.release import guard
 from builder.stamps import Lock, Stamp, read_lock
@@ -28,11 +29,14 @@ NOTES = """
     tags: [topic::detection]
     notes:
       - id: iou-touching
+        sources: [Fixture 2026]
         front: What is the IoU of two boxes that only touch?
         back: Zero, the intersection has no area.
       - id: nms-cloze
+        sources: [Fixture 2026]
         cloze: NMS drops boxes whose {{c1::IoU}} with a kept box exceeds a {{c2::threshold}}.
       - id: nms-threshold
+        sources: [Fixture 2026]
         front: What does the NMS threshold trade off?
         back: Recall of nearby objects against duplicate boxes.
 """
@@ -126,7 +130,7 @@ def test_a_note_that_changes_kind_is_refused_at_its_line(
 
     assert run.status == 2
     assert run.err.splitlines()[0] == (
-        "source/detection.yaml:9: nms-threshold: was released as a basic note and is now a "
+        "source/detection.yaml:11: nms-threshold: was released as a basic note and is now a "
         "cloze note: Anki skips an update that changes a note's type, so users would never see "
         "it. Keep it a basic note, or retire this id (keeping its 'front') and add the new note "
         "under a new id"
@@ -136,8 +140,8 @@ def test_a_note_that_changes_kind_is_refused_at_its_line(
 def test_a_changed_note_type_schema_is_refused(
     released: Path, deckbuild: Deckbuild, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    renamed = tuple("Question" if f == "Front" else f for f in packaging.BASIC_FIELDS)
-    monkeypatch.setattr(packaging, "BASIC_FIELDS", renamed)
+    renamed = tuple("Question" if f == "Front" else f for f in notetypes.BASIC.fields)
+    monkeypatch.setattr(notetypes, "BASIC", replace(notetypes.BASIC, fields=renamed))
 
     run = deckbuild(released, "build")
 
@@ -146,7 +150,7 @@ def test_a_changed_note_type_schema_is_refused(
         "notes.lock:4: note type 'basic' would change its fields from Id, Front, Back, Code, "
         "Figure, Verified to Id, Question, Back, Code, Figure, Verified: Anki would keep a second "
         "copy of the note type and stop updating users' notes. Restore it in "
-        "builder/package.py, or see the README ('Releasing an update') for when a new note type "
+        "builder/notetypes.py, or see the README ('Releasing an update') for when a new note type "
         "is worth that"
     )
 

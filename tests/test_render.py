@@ -6,6 +6,9 @@ import html
 import re
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from builder.notes import Note
 from builder.problems import Location
 from builder.render import code_to_html, markdown_to_html, render
@@ -96,3 +99,47 @@ def test_sources_become_one_escaped_line_on_the_back() -> None:
     )
     assert none.sources == ""
     assert "Source" not in one.front + one.back
+
+
+def test_text_that_looks_like_an_internal_placeholder_stays_text() -> None:
+    # Once, formulas waited in the text as MATHPLACEHOLDER<n>X: a note saying so crashed the
+    # build (no formula 99) or turned into someone else's formula.
+    rendered = markdown_to_html("See MATHPLACEHOLDER0X and MATHPLACEHOLDER99X, then $x$.")
+    assert "See MATHPLACEHOLDER0X and MATHPLACEHOLDER99X, then \\(x\\)." in rendered
+    stash = markdown_to_html("A \x02wzxhzdk:0\x03 B $y$")  # Markdown's own, with its markers
+    assert "\\(y\\)" in stash and stash.count("\\(") == 1
+
+
+PLAIN = st.text(alphabet="abcXYZ019 .,;:!?*_#-+=()[]{}|'\"/%", max_size=20)
+TEX = (
+    st.text(alphabet="abxyz019 _^{}+-*/=<>&|,()\\", min_size=1, max_size=20)
+    .map(str.strip)
+    .filter(lambda tex: tex != "" and not tex.endswith("\\"))
+)
+CODE = st.text(alphabet="abxy019 $*_<>&=+-()[]{}\\", min_size=1, max_size=20).map(str.strip)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_renders(text: str) -> None:
+    rendered = markdown_to_html(text)
+    assert "\x02" not in rendered and "\x03" not in rendered
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(PLAIN, TEX, CODE), min_size=1, max_size=4), st.booleans())
+def test_math_and_code_come_through_intact(
+    parts: list[tuple[str, str, str]], display: bool
+) -> None:
+    text = ""
+    for plain, tex, code in parts:
+        code = code or "x"
+        text += f"{plain} ${tex}$ `{code}` "
+    if display:
+        text += f"\n\n$$\n{parts[0][1]}\n$$\n"
+    rendered = markdown_to_html(text)
+    for _, tex, code in parts:
+        assert f"\\({html.escape(tex, quote=False)}\\)" in rendered
+        assert f"<code>{html.escape(code or 'x', quote=False)}</code>" in rendered
+    if display:
+        assert f"\\[\n{html.escape(parts[0][1], quote=False)}\n\\]" in rendered

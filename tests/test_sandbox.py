@@ -17,11 +17,13 @@ from pathlib import Path
 import pytest
 
 from builder import sandbox
+from builder.cache import Store
+from builder.figures import Drawing, draw
 from builder.notes import Case, Note
 from builder.notes import Tests as CodeTests  # as `Tests`, pytest would try to collect it
 from builder.problems import Location
 from builder.verify import Failure, Verification, verify
-from tests.conftest import REPO, MakeProject
+from tests.conftest import REPO, MakeProject, write_project
 
 SOURCE = Path("source/limits.yaml")
 
@@ -42,7 +44,7 @@ def answer(note_id: str, body: str, *, timeout: float = 5.0, expect: object = 0)
 
 
 def run(tmp_path: Path, *notes: Note) -> Verification:
-    return verify(notes, cache_dir=tmp_path / "cache", jobs=2)
+    return verify(notes, cache=Store(tmp_path / "cache"), jobs=2)
 
 
 def only_failure(tmp_path: Path, note: Note) -> Failure:
@@ -83,6 +85,7 @@ def test_an_infinite_loop_is_stopped_at_its_timeout(tmp_path: Path) -> None:
 
 def test_answers_run_in_parallel(tmp_path: Path) -> None:
     spinners = [answer(name, "while True:\n    pass\n", timeout=1) for name in ("a", "b")]
+    run(tmp_path, answer("warm-a", "return 0\n"), answer("warm-b", "return 0\n"))  # two workers
 
     started = time.monotonic()
     verification = run(tmp_path, *spinners)
@@ -235,23 +238,11 @@ def test_a_flood_of_output_is_cut_off_at_the_cap_long_before_the_timeout(tmp_pat
 
 def test_captured_output_never_exceeds_the_cap() -> None:
     job = {
+        "role": "answer",
         "code": "def f():\n    print('x' * 100_000)\n    return 0\n",
         "call": "f",
         "setup": "",
-        "rtol": 1e-6,
-        "atol": 1e-9,
-        "cases": [
-            {
-                "name": "prints",
-                "args": [],
-                "kwargs": {},
-                "expr": None,
-                "expect": 0,
-                "raises": None,
-                "rtol": None,
-                "atol": None,
-            }
-        ],
+        "cases": [{"args": [], "kwargs": {}, "expr": None}],
         "properties": [],
     }
 
@@ -563,3 +554,487 @@ def test_an_answer_that_kills_its_parent_fails_and_the_build_reports_it(
 
     assert result.returncode == 1, result.stderr  # the builder lived to report
     assert "stopped:   tried to signal another process (os.kill)" in result.stderr
+
+
+# --- attacks on the sandbox itself (issue 19): each refused or a failed job ---------------------
+
+
+def ipc_objects() -> dict[str, list[str]]:
+    """The System V IPC objects of the machine's IPC namespace, by kind."""
+    return {
+        kind: Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        for kind in ("shm", "msg", "sem")
+    }
+
+
+def harness_processes() -> list[int]:
+    """Sandbox workers and jobs alive now, except this test run's own warm workers."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if str(sandbox.HARNESS).encode() in command and parent != os.getpid():
+            found.append(int(stat.parent.name))
+    return [pid for pid in found if Path(f"/proc/{pid}").exists()]
+
+
+def project_with(make_project: MakeProject, body: str, expect: object = 42) -> Path:
+    code = "import numpy as np\n\n\ndef f():\n" + textwrap.indent(textwrap.dedent(body), "    ")
+    return make_project(
+        {
+            "source/a.yaml": "deck: D\nnotes:\n  - id: attack\n    front: Q?\n    code: |\n"
+            + textwrap.indent(code, "      ")
+            + f"    tests:\n      call: f\n      cases:\n        - name: runs\n"
+            f"          expect: {expect}\n"
+        }
+    )
+
+
+def check(root: Path, *options: str, preload: str = "") -> subprocess.CompletedProcess[str]:
+    """`deckbuild check` in a process of its own, after running `preload` in it."""
+    program = f"{preload}\nimport sys\nfrom builder.cli import main\nsys.exit(main(sys.argv[1:]))"
+    return subprocess.run(
+        [sys.executable, "-c", program, "check", "--project", str(root), *options],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=REPO,
+    )
+
+
+FORGE = """
+import gc, json, os, sys
+import numpy
+# The old harness compared in here: now there is nothing to patch that the judge uses.
+numpy.isclose = numpy.allclose = lambda *args, **kwargs: True
+for thing in gc.get_objects():
+    if callable(thing) and getattr(thing, "__name__", "") in ("compare_values", "compare"):
+        try:
+            thing.__code__ = (lambda *args, **kwargs: []).__code__
+        except AttributeError:
+            pass
+main = sys.modules.get("__main__")
+for name in dir(main):
+    if name.startswith("compare"):
+        setattr(main, name, lambda *args, **kwargs: [])
+sys.audit_hooks = None
+for fd in range(3, 10):
+    try:
+        os.write(fd, b'{"end": {"step": "case", "index": 0, "failure": null}}\\n')
+        os.write(fd, b'{"finish": {"numpy": "2"}}\\n')
+    except OSError:
+        pass
+return 0
+"""
+
+
+def test_a_wrong_answer_that_forges_its_verdict_fails_and_is_never_cached(tmp_path: Path) -> None:
+    note = answer("forger", FORGE, expect=42)
+
+    first, second = run(tmp_path, note), run(tmp_path, note)
+
+    assert first.evidence == {} and second.evidence == {}
+    assert (first.ran, second.ran, second.cached) == (1, 1, 0)
+    assert "could not be verified: its run sent a malformed report" in first.failures[0].report
+
+
+def test_an_answer_that_exits_after_forging_a_finished_report_fails(tmp_path: Path) -> None:
+    note = answer(
+        "forger-exits",
+        """
+        import os
+        claim = b'"step": "case", "index": 0, "call": "f()", "result": {"value": {"int": "7"}}'
+        os.write(3, b'{"end": {' + claim + b'}}\\n')
+        os.write(3, b'{"finish": {}}\\n')
+        os._exit(0)
+        """,
+        expect=42,
+    )
+
+    (failure,) = run(tmp_path, note).failures
+
+    # It can only claim a value of its own, and without the expected one it guesses wrong.
+    assert "case 'runs' failed" in failure.report
+    assert "expected:  42" in failure.report and "actual:    7" in failure.report
+
+
+def test_the_answer_never_sees_the_expected_values(tmp_path: Path) -> None:
+    note = answer(
+        "snoop",
+        """
+        import os, sys
+        seen = []
+        for fd in range(0, 64):
+            try:
+                os.lseek(fd, 0, os.SEEK_SET)
+            except OSError:
+                pass
+            try:
+                seen.append(os.read(fd, 1 << 20))
+            except OSError:
+                pass
+        seen.append(sys.stdin.read().encode())
+        return int(b"987654321" in b"".join(seen))
+        """,
+        expect=987654321,
+    )
+
+    (failure,) = run(tmp_path, note).failures
+
+    assert "actual:    0" in failure.report  # found nowhere it could look
+    assert "expected:  987654321" in failure.report  # the judge, outside, knew it
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        "socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).connect({path!r})",
+        "assert libc.connect(libc.socket(1, 1, 0), address, len(address)) == 0",
+    ],
+    ids=["audited", "through libc"],
+)
+def test_a_path_named_unix_socket_outside_is_unreachable(tmp_path: Path, attempt: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o777)
+        path = str(Path(folder) / "listener.sock")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+            server.bind(path)
+            os.chmod(path, 0o777)
+            server.listen()
+            server.setblocking(False)
+            note = answer(
+                "unix-socket",
+                f"""
+                import ctypes, socket, struct
+                libc = ctypes.CDLL(None)
+                address = struct.pack("H108s", socket.AF_UNIX, {path.encode()!r})
+                try:
+                    {attempt.format(path=path)}
+                except (OSError, AssertionError):
+                    pass
+                return 0
+                """,
+            )
+
+            failures = run(tmp_path, note).failures
+
+            if attempt.startswith("socket"):
+                assert "stopped:   tried to open a network connection" in failures[0].report
+            else:
+                assert failures == ()  # the kernel refused the socket: connect had nothing to use
+            with pytest.raises(BlockingIOError):
+                server.accept()
+
+
+def test_no_ipc_object_outlives_an_answer(tmp_path: Path) -> None:
+    before = ipc_objects()
+    note = answer(
+        "ipc",
+        """
+        import ctypes
+        libc = ctypes.CDLL(None)
+        created = 0o1600  # IPC_CREAT | 0600
+        return [libc.shmget(0, 4096, created), libc.msgget(0, created), libc.semget(0, 1, created)]
+        """,
+        expect=[-1, -1, -1],
+    )
+
+    assert run(tmp_path, note).failures == ()
+    assert ipc_objects() == before
+
+
+@pytest.mark.parametrize("how", ["os.execv", "libc.execve"])
+def test_a_program_the_answer_writes_cannot_run(
+    tmp_path: Path, world_writable: Path, how: str
+) -> None:
+    marker = world_writable / "ran"
+    call = (
+        "os.execv('./run.sh', ['run.sh'])"
+        if how == "os.execv"
+        else "return ctypes.CDLL(None).execve(b'./run.sh', None, None)"
+    )
+    note = answer(
+        "exec",
+        f"""
+        import ctypes, os
+        with open("run.sh", "w") as script:
+            script.write("#!/bin/sh\\ntouch {marker}\\n")
+        os.chmod("run.sh", 0o755)
+        try:
+            {call}
+        except OSError:
+            pass
+        return -1
+        """,
+        expect=-1,
+    )
+
+    failures = run(tmp_path, note).failures
+
+    if how == "os.execv":
+        assert "stopped:   tried to start a process (os.exec)" in failures[0].report
+    else:
+        assert failures == ()  # execve returned -1: refused by the kernel
+    assert not marker.exists()
+
+
+def test_a_full_folder_is_a_failed_job(tmp_path: Path) -> None:
+    note = answer(
+        "filler",
+        """
+        for number in range(20):
+            with open(f"part-{number}.bin", "wb") as file:
+                file.write(bytes(15 << 20))
+        return 0
+        """,
+        expect=0,
+    )
+
+    (failure,) = run(tmp_path, note).failures
+
+    assert "stopped:   filled its folder" in failure.report
+    assert "No space left on device" in failure.report
+
+
+def test_a_flood_on_the_report_channel_is_cut_off_at_its_cap(tmp_path: Path) -> None:
+    note = answer(
+        "report-flood",
+        """
+        import os
+        chunk = b"x" * (1 << 20)
+        while True:
+            os.write(3, chunk)
+        """,
+    )
+
+    started = time.monotonic()
+    (failure,) = run(tmp_path, note).failures
+
+    assert time.monotonic() - started < 4
+    assert "case 'runs' sent more than 16 MiB of results" in failure.report.splitlines()[0]
+
+
+# A claimed result of case 0 and a finish, around a value in the data format.
+CLAIM = (
+    b'{"end": {"step": "case", "index": 0, "call": "f()", "result": {"value": %s}}}\n'
+    b'{"finish": {}}\n'
+)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"\\xff{not json\\n",
+        b"[" * 100_000 + b"\\n",
+        b'{"end": 5}\\n',
+        CLAIM % b'{"array": {"dtype": "O", "shape": [1], "data": ""}}',
+        CLAIM % b'{"int": "' + b"9" * 5000 + b'"}',
+        CLAIM % (b'{"list": [' * 200 + b"null" + b"]}" * 200),
+    ],
+)
+def test_a_malformed_report_is_a_failed_job_not_a_crash(tmp_path: Path, garbage: bytes) -> None:
+    note = answer("garbage", f"import os\nos.write(3, {garbage!r})\nos._exit(0)\n")
+
+    (failure,) = run(tmp_path, note).failures
+
+    assert "malformed report" in failure.report.splitlines()[0]
+    assert "Traceback" not in failure.report
+
+
+def test_a_wrong_answer_fails_the_build_with_status_1_and_leaves_nothing_behind(
+    make_project: MakeProject,
+) -> None:
+    before = ipc_objects()
+    root = project_with(
+        make_project,
+        """
+        import ctypes
+        ctypes.CDLL(None).shmget(0, 4096, 0o1600)
+        return 41
+        """,
+    )
+
+    result = check(root)
+
+    assert result.returncode == 1, result.stderr
+    assert "attack: case 'runs' failed" in result.stderr
+    assert ipc_objects() == before
+    assert harness_processes() == []
+
+
+NO_LANDLOCK = """
+import errno, pyseccomp
+rules = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
+rules.add_rule(pyseccomp.ERRNO(errno.{errno}), "{call}")
+rules.load()
+"""
+
+
+@pytest.mark.parametrize(
+    ("call", "number", "wall"),
+    [("landlock_create_ruleset", "ENOSYS", "Landlock"), ("unshare", "EPERM", "namespaces")],
+)
+def test_a_machine_without_a_wall_refuses_to_run_answers_unless_told_the_risk(
+    make_project: MakeProject, call: str, number: str, wall: str
+) -> None:
+    # A real kernel-level refusal of the call, for this build and every process it starts.
+    preload = NO_LANDLOCK.format(errno=number, call=call)
+    root = project_with(make_project, "return 42\n")
+
+    refused = check(root, preload=preload)
+    accepted = check(root, "--accept-weaker-sandbox", preload=preload)
+
+    assert refused.returncode == 1, refused.stderr
+    assert f"the sandbox cannot raise its walls on this machine ({wall}:" in refused.stderr
+    assert "pass --accept-weaker-sandbox" in refused.stderr
+    assert accepted.returncode == 0, accepted.stderr
+
+
+# --- the same walls for figure scripts ----------------------------------------------------------
+
+
+def draw_attack(tmp_path: Path, body: str) -> Drawing:
+    """Draws a figure whose draw() first runs `body` (which may `return` early)."""
+    script = "def draw(fig, variant, code):\n" + textwrap.indent(textwrap.dedent(body), "    ")
+    script += "    fig.subplots().plot([0, 1], [0, 1])\n"
+    write_project(tmp_path, {"figures/attack.py": script})
+    note = Note(
+        id="drawn",
+        location=Location(Path("source/figures.yaml"), 3),
+        deck="D",
+        kind="basic",
+        front="Q",
+        back="A",
+        figure="attack",
+    )
+    return draw([note], figures_dir=tmp_path / "figures", cache=Store(tmp_path / "cache"))
+
+
+def test_a_figure_script_runs_in_a_scrubbed_environment_as_nobody(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DECKBUILD_SECRET", "token")
+    drawing = draw_attack(
+        tmp_path,
+        """
+        import os
+        assert "DECKBUILD_SECRET" not in os.environ
+        assert os.getuid() != 0 and os.geteuid() != 0
+        assert os.getcwd() == os.environ["HOME"]
+        """,
+    )
+
+    assert drawing.problems == ()
+
+
+@pytest.mark.parametrize(
+    ("attempt", "refusal"),
+    [
+        ("open({target!r}, 'w').write('escaped')", "tried to write outside its folder (open)"),
+        ("print(open({secret!r}).read())", "tried to read outside its folder (open)"),
+        ("print(open({project_file!r}).read())", "tried to read outside its folder (open)"),
+        (
+            "socket.create_connection(('127.0.0.1', {port}), timeout=1)",
+            "tried to open a network connection",
+        ),
+        ("socket.socket(socket.AF_UNIX).connect({unix!r})", "tried to open a network connection"),
+        ("os.execv('/bin/sh', ['sh', '-c', 'touch {target}'])", "tried to start a process"),
+        ("subprocess.run(['touch', {target!r}])", "tried to start a process"),
+        ("os.kill(os.getppid(), 9)", "tried to signal another process"),
+    ],
+)
+def test_a_figure_script_is_refused_what_an_answer_is_refused(
+    tmp_path: Path,
+    world_writable: Path,
+    secret_file: Path,
+    listener: socket.socket,
+    attempt: str,
+    refusal: str,
+) -> None:
+    target = world_writable / "escaped.txt"
+    unix = world_writable / "listener.sock"
+    with socket.socket(socket.AF_UNIX) as unix_server:
+        unix_server.bind(str(unix))
+        unix_server.listen()
+        unix_server.setblocking(False)
+        code = attempt.format(
+            target=str(target),
+            secret=str(secret_file),
+            project_file=str(REPO / "pyproject.toml"),
+            port=listener.getsockname()[1],
+            unix=str(unix),
+        )
+
+        drawing = draw_attack(tmp_path, f"import os, socket, subprocess\n{code}\n")
+
+        (problem,) = drawing.failed
+        assert problem.message.startswith("figure 'attack' failed")
+        assert f"stopped: {refusal}" in problem.message
+        assert "hunter2" not in problem.message
+        for server in (listener, unix_server):
+            with pytest.raises(BlockingIOError):
+                server.accept()
+    assert sorted(p.name for p in world_writable.iterdir()) == ["listener.sock"]
+
+
+def test_a_figure_script_cannot_leave_ipc_objects_or_reach_files_through_libc(
+    tmp_path: Path, world_writable: Path, secret_file: Path
+) -> None:
+    before = ipc_objects()
+    drawing = draw_attack(
+        tmp_path,
+        f"""
+        import ctypes, os
+        libc = ctypes.CDLL(None)
+        results = [
+            libc.shmget(0, 4096, 0o1600),
+            libc.msgget(0, 0o1600),
+            libc.open({str(secret_file).encode()!r}, os.O_RDONLY),
+            libc.open({str(world_writable / "escaped.txt").encode()!r}, os.O_WRONLY | os.O_CREAT),
+            libc.socket(1, 1, 0),
+            libc.fork(),
+        ]
+        assert results == [-1] * 6, results
+        """,
+    )
+
+    assert drawing.problems == ()
+    assert ipc_objects() == before
+    assert list(world_writable.iterdir()) == []
+
+
+def test_a_failing_figure_script_fails_the_build_with_status_1(make_project: MakeProject) -> None:
+    root = make_project(
+        {
+            "source/a.yaml": """
+                deck: D
+                notes:
+                  - id: drawn
+                    front: Q?
+                    back: A.
+                    figure: attack
+            """,
+            "figures/attack.py": """
+                import ctypes
+
+
+                def draw(fig, variant, code):
+                    ctypes.CDLL(None).shmget(0, 4096, 0o1600)
+                    open("/etc/passwd").read()
+            """,
+        }
+    )
+    before = ipc_objects()
+
+    result = check(root)
+
+    assert result.returncode == 1, result.stderr
+    assert "figure 'attack' failed" in result.stderr
+    assert "stopped: tried to read outside its folder (open)" in result.stderr
+    assert "1 figure script(s) failed; nothing was written" in result.stderr
+    assert ipc_objects() == before
+    assert harness_processes() == []

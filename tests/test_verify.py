@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from builder.cache import Store
 from builder.notes import Case, Note, Property
 from builder.notes import Tests as CodeTests  # as `Tests`, pytest would try to collect it
 from builder.problems import Location
@@ -49,7 +50,7 @@ def code_note(
 
 
 def run(tmp_path: Path, *notes: Note, **options: Any) -> Verification:
-    return verify(notes, cache_dir=tmp_path / "cache", **options)
+    return verify(notes, cache=Store(tmp_path / "cache"), **options)
 
 
 MEAN = """
