@@ -285,9 +285,16 @@ def in_chromium(browser: Browser, server: str, where: Pass, sides: list[Side]) -
 
 
 def in_webkit(driver: webdriver.WebKitGTK, server: str, where: Pass, sides: list[Side]) -> Checked:
-    driver.get(server + HOST)
     call = f"const done = arguments[arguments.length - 1];({RUN_CHECKS})(arguments[0]).then(done);"
-    return check_pages(lambda args: driver.execute_async_script(call, args), where, sides)
+
+    def evaluate(args: list[Any]) -> dict[str, Any]:
+        # A fresh host page for each batch: WebKitGTK keeps what every frame of a page ever
+        # loaded, and a whole deck in one page grew its web process past 7 GB.
+        driver.get(server + HOST)
+        result: dict[str, Any] = driver.execute_async_script(call, args)
+        return result
+
+    return check_pages(evaluate, where, sides)
 
 
 # --- Anki desktop's reviewer ----------------------------------------------------------------
