@@ -265,7 +265,9 @@ def _preview(args: argparse.Namespace, context: Context) -> int:
 
 
 def _list(args: argparse.Namespace, context: Context) -> int:
+    from builder.cache import Store
     from builder.load import load
+    from builder.pipeline import CACHE
     from builder.problems import Location, Problem
     from builder.recipes import (
         Recipe,
@@ -276,7 +278,8 @@ def _list(args: argparse.Namespace, context: Context) -> int:
         unmatched,
     )
 
-    loaded = load(context.root)
+    # Parsed files come from the build's cache; `list` neither evicts nor records anything.
+    loaded = load(context.root, cache=Store(context.root / CACHE))
     _stop_on(loaded.problems, context)
     notes = loaded.notes
     if args.tags:
@@ -380,6 +383,9 @@ def _report(request: Request, result: Result, context: Context) -> None:
             f"{_count(checked.cases, 'case')} ({checked.ran} run, {checked.cached} from cache)",
             file=context.out,
         )
+    if checked is not None and checked.weaker:
+        walls = "; ".join(checked.weaker)
+        print(f"deckbuild: answers ran without these walls of the sandbox: {walls}", file=err)
     nothing = "nothing was written"
     if result.failures:
         failed = _count(result.failed_answers, "code answer")

@@ -18,29 +18,16 @@ from typing import Any
 
 import yaml
 
+from builder import schema
 from builder.cache import Store, digest, from_json, to_json
 from builder.notes import Case, Note, Property, Tests
 from builder.problems import Location, Problem
 
-FILE_KEYS = ("deck", "tags", "notes")
-NOTE_KEYS = (
-    "id",
-    "front",
-    "back",
-    "cloze",
-    "refs",
-    "sources",
-    "tags",
-    "level",
-    "figure",
-    "code",
-    "tests",
-    "long",
-    "retired",
-)
-TESTS_KEYS = ("call", "cases", "properties", "setup", "rtol", "atol", "timeout")
-CASE_KEYS = ("name", "args", "kwargs", "expr", "expect", "raises", "rtol", "atol")
-PROPERTY_KEYS = ("name", "inputs", "reference", "trials", "rtol", "atol")
+FILE_KEYS = schema.names(schema.FILE)
+NOTE_KEYS = schema.names(schema.NOTE)
+TESTS_KEYS = schema.names(schema.TESTS)
+CASE_KEYS = schema.names(schema.CASE)
+PROPERTY_KEYS = schema.names(schema.PROPERTY)
 LEVELS = ("easy", "medium", "hard")
 
 ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -77,10 +64,6 @@ class Loaded:
     notes: tuple[Note, ...]
     problems: tuple[Problem, ...]
     warnings: tuple[Problem, ...] = ()
-
-
-# A back longer than this needs a `long` reason: cards are for recall, not for reading.
-MAX_BACK_WORDS = 60
 
 
 def load(root: Path, source_dir: str = "source", *, cache: Store | None = None) -> Loaded:
@@ -123,10 +106,10 @@ def _warnings(note: Note) -> list[Problem]:
         message = "no 'sources': name what the note was checked against (author, year, section)"
         found.append(Problem(note.location, message, note.id))
     count = words(note.back)
-    if count > MAX_BACK_WORDS and not note.long:
+    if count > schema.MAX_BACK_WORDS and not note.long:
         message = (
-            f"the back has {count} words, over {MAX_BACK_WORDS}: shorten it, or say why it is "
-            "long with 'long: <reason>'"
+            f"the back has {count} words, over {schema.MAX_BACK_WORDS}: shorten it, or say why "
+            "it is long with 'long: <reason>'"
         )
         found.append(Problem(note.location, message, note.id))
     return found
@@ -376,8 +359,9 @@ class _Reader:
         rtol = self.number(fields, "rtol")
         atol = self.number(fields, "atol")
         timeout = self.number(fields, "timeout")
-        if timeout is not None and not 0 < timeout <= 120:
-            self.problem(fields["timeout"], "'timeout' must be between 0 and 120 seconds")
+        if timeout is not None and not 0 < timeout <= schema.MAX_TIMEOUT_S:
+            limit = f"{schema.MAX_TIMEOUT_S:g}"
+            self.problem(fields["timeout"], f"'timeout' must be between 0 and {limit} seconds")
         if len(self.problems) > before:
             return None
         return Tests(
@@ -386,9 +370,9 @@ class _Reader:
             cases=tuple(cases),
             properties=tuple(properties),
             setup=setup,
-            rtol=1e-6 if rtol is None else rtol,
-            atol=1e-9 if atol is None else atol,
-            timeout=5.0 if timeout is None else timeout,
+            rtol=schema.RTOL if rtol is None else rtol,
+            atol=schema.ATOL if atol is None else atol,
+            timeout=schema.TIMEOUT_S if timeout is None else timeout,
         )
 
     def read_case(self, node: yaml.Node, call: str | None) -> Case | None:
@@ -449,8 +433,9 @@ class _Reader:
         if call is None:
             self.problem(node, "a property needs 'tests.call', the function it checks")
         trials = self.number(fields, "trials")
-        if trials is not None and (trials != int(trials) or not 1 <= trials <= 1000):
-            self.problem(fields["trials"], "'trials' must be a whole number from 1 to 1000")
+        if trials is not None and (trials != int(trials) or not 1 <= trials <= schema.MAX_TRIALS):
+            limit = schema.MAX_TRIALS
+            self.problem(fields["trials"], f"'trials' must be a whole number from 1 to {limit}")
         rtol = self.number(fields, "rtol")
         atol = self.number(fields, "atol")
         if len(self.problems) > before or not (name and inputs and reference):
@@ -460,7 +445,7 @@ class _Reader:
             location=self.at(node),
             inputs=inputs,
             reference=reference,
-            trials=25 if trials is None else int(trials),
+            trials=schema.TRIALS if trials is None else int(trials),
             rtol=rtol,
             atol=atol,
         )
@@ -691,7 +676,8 @@ def _loader_identity() -> str:
     """Everything besides a file that its notes depend on: this module, the note types, the
     YAML parser and Python."""
     parts = [
-        Path(__file__).with_name(m).read_bytes() for m in ("load.py", "notes.py", "problems.py")
+        Path(__file__).with_name(m).read_bytes()
+        for m in ("load.py", "notes.py", "problems.py", "schema.py")
     ]
     return digest(*parts, f"{yaml.__version__} {_FAST_LOADER.__name__} {sys.version}")
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from builder import schema
 from builder.problems import Location
 
 NoteKind = Literal["basic", "cloze"]
@@ -41,7 +42,7 @@ class Property:
     location: Location
     inputs: str
     reference: str
-    trials: int = 25
+    trials: int = schema.TRIALS
     rtol: float | None = None
     atol: float | None = None
 
@@ -55,9 +56,9 @@ class Tests:
     cases: tuple[Case, ...]
     properties: tuple[Property, ...] = ()
     setup: str = ""
-    rtol: float = 1e-6
-    atol: float = 1e-9
-    timeout: float = 5.0
+    rtol: float = schema.RTOL
+    atol: float = schema.ATOL
+    timeout: float = schema.TIMEOUT_S
 
 
 @dataclass(frozen=True)

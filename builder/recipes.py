@@ -116,6 +116,11 @@ def unmatched(recipe: Recipe, notes: Sequence[Note]) -> tuple[Problem, ...]:
     any note (a typo would quietly build a smaller deck), with the closest tag as a guess; and
     a recipe that selects no note at all."""
     tags = sorted({tag for note in notes for tag in note.tags})
+    # A guess may be a level above the tags notes carry (`topic::detection` for
+    # `topic::detection::nms`), as a pattern matches everything below it.
+    levels = sorted(
+        {tag.lower().rsplit("::", n)[0] for tag in tags for n in range(tag.count("::") + 1)}
+    )
     problems = []
     for expression, at in (
         (recipe.include, recipe.include_at),
@@ -123,7 +128,7 @@ def unmatched(recipe: Recipe, notes: Sequence[Note]) -> tuple[Problem, ...]:
     ):
         for pattern in _patterns(expression):
             if not any(_tag_matches(pattern, tag) for tag in tags):
-                close = difflib.get_close_matches(pattern.lower(), tags, n=1, cutoff=0.6)
+                close = difflib.get_close_matches(pattern.lower(), levels, n=1, cutoff=0.6)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 message = f"tag pattern '{pattern}' matches no tag of any note{hint}"
                 problems.append(Problem(at or recipe.location, message))

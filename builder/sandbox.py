@@ -1,11 +1,12 @@
 """Runs jobs (code answers, their references, figure scripts) in the sandbox: the parent side.
 
 Jobs go to warm workers (`builder/harness.py`, one `python -I -B` each, in a session of its own
-with a scrubbed environment), which have numpy and matplotlib imported already and fork a fresh
-child per job with every wall raised (see `harness.confine`). The worker enforces the job's
-timeout and caps what the child may send; this side enforces what only a parent can: stopping
-at once on Ctrl-C or SIGTERM, and killing a worker's whole process group with SIGKILL, which no
-handler a job installs can catch and no job can leave (it may not start a session).
+with a scrubbed environment), which have numpy (and, for figures, matplotlib) imported already
+and fork a fresh child per job with every wall raised (see `harness.confine`). The worker
+enforces the job's timeout and caps what the child may send; this side enforces what only a
+parent can: stopping at once on Ctrl-C or SIGTERM, and killing a worker's whole process group
+with SIGKILL, which no handler a job installs can catch and no job can leave (it may not start
+a session).
 
 Nothing here judges: `Outcome.messages` is what the child said, to be read as untrusted data.
 """
@@ -125,7 +126,8 @@ def run(
             },
             "job": job,
         }
-        return _outcome(_POOL.serve(request, limits.timeout + GRACE_S, stop), limits)
+        kind = "figures" if job.get("role") == "figure" else "answers"
+        return _outcome(_POOL.serve(kind, request, limits.timeout + GRACE_S, stop), limits)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -168,14 +170,16 @@ class _Dead(Exception):
 
 
 class _Worker:
-    """One warm `harness.py` process and the pipes to it."""
+    """One warm `harness.py` process and the pipes to it; `kind` "answers" or "figures"."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str) -> None:
+        # What the worker itself prints (not its jobs): why it could not start, if it could not.
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115  (closed in kill)
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-B", str(HARNESS)],
+            [sys.executable, "-I", "-B", str(HARNESS), kind],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.errors,
             cwd="/",
             env=_worker_environment(),
             start_new_session=True,
@@ -215,16 +219,33 @@ class _Worker:
             if ready:
                 chunk = os.read(fd, min(size - len(data), 1 << 20))
                 if not chunk:
-                    raise _Dead("its worker ended unexpectedly")
+                    raise _Dead(f"its worker ended unexpectedly{self._last_words()}")
                 data += chunk
         return bytes(data)
 
-    def kill(self) -> None:
-        # The whole group: the worker and the job it forked, which may not leave the group.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+    def _last_words(self) -> str:
         self.process.wait()
-        for pipe in (self.process.stdin, self.process.stdout):
+        self.errors.seek(0)
+        lines = self.errors.read().decode("utf-8", "replace").strip().splitlines()
+        return f" ({lines[-1][:300]})" if lines else ""
+
+    def kill(self) -> None:
+        # SIGTERM first: the worker then kills and reaps its job, leaving not even a zombie.
+        # Then SIGKILL to the whole group (the worker and its job, which may not leave the
+        # group), in case the worker did not end in time.
+        # The worker is reaped only after that, so that its group id cannot be reused meanwhile.
+        pid = self.process.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_WITHIN_S
+        while time.monotonic() < deadline:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                break
+            time.sleep(0.002)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout, self.errors):
             if pipe is not None:
                 with contextlib.suppress(OSError):
                     pipe.close()
@@ -235,15 +256,17 @@ class _Pool:
     many workers as jobs running at once (verification's and drawing's `jobs`)."""
 
     def __init__(self) -> None:
-        self.idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self.idle: dict[str, queue.SimpleQueue[_Worker]] = {
+            kind: queue.SimpleQueue() for kind in ("answers", "figures")
+        }
         self.every: set[_Worker] = set()
         self.lock = threading.Lock()
 
-    def serve(self, request: Any, within: float, stop: threading.Event | None) -> Any:
+    def serve(self, kind: str, request: Any, within: float, stop: threading.Event | None) -> Any:
         try:
-            worker = self.idle.get_nowait()
+            worker = self.idle[kind].get_nowait()
         except queue.Empty:
-            worker = _Worker()
+            worker = _Worker(kind)
             with self.lock:
                 self.every.add(worker)
         try:
@@ -253,17 +276,18 @@ class _Pool:
                 self.every.discard(worker)
             worker.kill()
             return {"dead": str(error)}
-        self.idle.put(worker)
+        self.idle[kind].put(worker)
         return answer
 
     def shutdown(self) -> None:
         with self.lock:
             workers, self.every = self.every, set()
-        while True:
-            try:
-                self.idle.get_nowait()
-            except queue.Empty:
-                break
+        for idle in self.idle.values():
+            while True:
+                try:
+                    idle.get_nowait()
+                except queue.Empty:
+                    break
         for worker in workers:
             worker.kill()
 

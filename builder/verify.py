@@ -66,6 +66,8 @@ class Verification:
     ran: int  # subprocesses actually run
     cached: int  # answers answered from the cache
     cases: int  # total named cases verified (passing notes)
+    # Walls of the sandbox that answers ran without, named (only with `weaker_sandbox`).
+    weaker: tuple[str, ...] = ()
 
 
 Verdict = Evidence | tuple[Failure, ...]
@@ -118,6 +120,7 @@ def verify(
             settle(note, _evidence(note.id, tests, numpy_version))
 
     stop = threading.Event()
+    weaker: set[str] = set()
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
         running = {
@@ -126,7 +129,9 @@ def verify(
         }
         for future in as_completed(running):
             note, key = running[future]
-            verdict = _judge(note, *future.result())
+            answer, reference = future.result()
+            weaker.update(answer.weaker, reference.weaker if reference else ())
+            verdict = _judge(note, answer, reference)
             if isinstance(verdict, Evidence):
                 _remember(cache, key, verdict.numpy_version)
             settle(note, verdict)
@@ -154,6 +159,7 @@ def verify(
         ran=len(pending),
         cached=cached,
         cases=sum(item.cases for item in evidence.values()),
+        weaker=tuple(sorted(weaker)),
     )
 
 

@@ -29,6 +29,7 @@ def draw(fig, variant, code):
     right.set_yticks([1e-1, 1e-3, 1e-5])
     right.minorticks_off()
     right.set_xlabel("layers n")
-    right.set_title("gradient")
+    # Only the activations' factors: the weights multiply in too, and can outweigh them.
+    right.set_title(r"$\prod \sigma'$ over n layers")
     right.text(5.5, 1e-2, r"$\leq 0.25^n$", color=t.orange, fontsize=13)
     right.grid(True, axis="y")

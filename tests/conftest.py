@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from builder.cli import main
-from builder.notes import Media
+from builder.notes import Media, Note
 from builder.package import package
+from builder.problems import Location
 from builder.render import RenderedNote
 
 REPO = Path(__file__).resolve().parent.parent
@@ -107,3 +108,28 @@ def package_notes(folder: Path, name: str, notes: list[RenderedNote]) -> Path:
         output=output,
     )
     return output
+
+
+def edit(file: Path, old: str, new: str) -> None:
+    """Replaces `old`, which must be in `file`, with `new`."""
+    text = file.read_text(encoding="utf-8")
+    assert old in text, old
+    file.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def outputs(root: Path) -> dict[str, bytes]:
+    """What a build of `root` wrote: its lock file and every deck, by name."""
+    files = [root / "notes.lock", *sorted((root / "dist").iterdir())]
+    return {path.name: path.read_bytes() for path in files}
+
+
+def note(note_id: str = "n", **fields: object) -> Note:
+    """A basic note as the loader makes it, for tests of the stages after loading."""
+    defaults: dict[str, object] = {
+        "location": Location(Path("source/a.yaml"), 3),
+        "deck": "A",
+        "kind": "basic",
+        "front": "Q?",
+        "back": "A.",
+    }
+    return Note(id=note_id, **{**defaults, **fields})  # type: ignore[arg-type]

@@ -18,7 +18,8 @@ own figure, formulas typeset, text large enough, no line of code past the edge o
 a phone, no line of prose past 80 characters. Failures name the note, the card, the side, the
 mode and the engine. A missing engine fails these tests; it never skips them.
 
-Screenshots of a dozen cards from each engine, day and night, go to preview/screenshots/.
+Screenshots of a dozen cards from each engine, day and night, are left for a person to look at
+beside the session's copy of the deck (`screenshots/` in pytest's temporary folder).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from selenium import webdriver
+from selenium.webdriver.common.by import By
 from selenium.webdriver.webkitgtk.service import Service as WebKitService
 
 from builder.cli import main
@@ -66,7 +68,6 @@ FULL_DECK = "cv-interview-prep.apkg"  # the recipe that holds every note
 PHONE: ViewportSize = {"width": 360, "height": 800}
 MODES = ("day", "night")
 CHECKS = (Path(__file__).parent / "card_checks.js").read_text(encoding="utf-8")
-SCREENSHOTS = REPO / "preview" / "screenshots"  # git-ignored, like all of preview/
 FRAMES = 2  # pages checked at a time; more does not help on 2 cores
 BATCH = 100  # pages per call into the browser
 HOST = "host.html"  # an empty page beside the cards, whose frames load them
@@ -297,6 +298,26 @@ def in_webkit(driver: webdriver.WebKitGTK, server: str, where: Pass, sides: list
     return check_pages(evaluate, where, sides)
 
 
+def sample_cards(repo: Path) -> list[tuple[str, int]]:
+    """A dozen cards to look at: code, a figure, a cloze, display math, and a spread of the rest."""
+    notes = [n for n in load(repo).notes if "deck::retired" not in n.tags]
+    wanted = [
+        next(n for n in notes if n.code),
+        next(n for n in notes if n.figure),
+        next(n for n in notes if n.kind == "cloze"),
+        next(n for n in notes if "$$" in n.back),
+    ]
+    chosen = list(dict.fromkeys([*wanted, *notes[:: len(notes) // 8]]))[:12]
+    return [(note.id, 1) for note in chosen]
+
+
+def screenshots_folder(repo: Path) -> Path:
+    """Beside the session's copy of the deck in pytest's temporary folder, never the checkout."""
+    folder = repo / "screenshots"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 # --- Anki desktop's reviewer ----------------------------------------------------------------
 
 
@@ -308,8 +329,10 @@ def in_anki_reviewer(
     widths = [p.width for p in PASSES if p.engine == "anki"]
     out = tmp_path_factory.mktemp("anki-reviewer") / "findings.jsonl"
     program = [sys.executable, "-m", "tests.anki_reviewer", str(built_repo / "dist" / FULL_DECK)]
+    shots = ["--screenshots", str(screenshots_folder(built_repo)), "--sample"]
+    shots += [f"{note}.{ordinal}" for note, ordinal in sample_cards(built_repo)]
     run = subprocess.run(
-        [*program, str(out), "--widths", *map(str, widths)],
+        [*program, str(out), "--widths", *map(str, widths), *shots],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -556,3 +579,45 @@ def test_the_index_finds_cards_by_tag_and_text_and_switches_to_night(
     card = phone.frame_locator("iframe").locator("body")
     assert "nightMode" in (card.get_attribute("class") or "")
     assert card.locator(".highlight").count() == 1
+
+
+def test_screenshots_of_a_dozen_cards_in_each_engine(
+    phone: Page,
+    webkit: webdriver.WebKitGTK,
+    server: str,
+    repo_copy: Path,
+    in_anki_reviewer: dict[int, Checked],
+) -> None:
+    """Leaves day and night screenshots of the same dozen answers from each engine."""
+    shots = screenshots_folder(repo_copy)
+    sample = sample_cards(repo_copy)
+    for note, ordinal in sample:
+        for mode in MODES:
+            page = f"{server}cards/{note}.{ordinal}.answer.html" + (
+                "#night" if mode == "night" else ""
+            )
+            phone.goto(page)
+            phone.evaluate("async () => window.MathJax && MathJax.startup.promise")
+            phone.screenshot(path=shots / f"chromium-{note}.{ordinal}.{mode}.png", full_page=True)
+            webkit.get(server + HOST)
+            webkit.execute_async_script(
+                """const [page, done] = arguments;
+                const frame = document.createElement("iframe");
+                frame.id = "shot";
+                frame.style = "width: 360px; height: 800px; border: 0; display: block";
+                frame.onload = async () => {
+                  const view = frame.contentWindow;
+                  if (view.MathJax && view.MathJax.startup) await view.MathJax.startup.promise;
+                  done();
+                };
+                frame.src = page;
+                document.body.append(frame);""",
+                page,
+            )
+            shot = shots / f"webkit-{note}.{ordinal}.{mode}.png"
+            webkit.find_element(By.ID, "shot").screenshot(str(shot))
+    # The reviewer program took its own while it checked the deck (in_anki_reviewer).
+    for engine in ("chromium", "webkit", "anki"):
+        taken = sorted(shots.glob(f"{engine}-*.png"))
+        assert len(taken) == 2 * len(sample) == 2 * 12, (engine, taken)
+        assert all(shot.stat().st_size > 5000 for shot in taken), engine

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from builder import figures
+from builder import figures, sandbox
 from builder.cache import Store
 from builder.figures import Drawing, Figure, draw
 from builder.load import load
@@ -146,6 +146,18 @@ def test_pngs_carry_no_metadata_and_two_runs_give_the_same_bytes(tmp_path: Path)
     assert first.dark.path.read_bytes() == second.dark.path.read_bytes()
     kinds = {kind for kind, _ in png_chunks(first.light.path.read_bytes())}
     assert kinds <= {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"}
+
+
+def test_a_fresh_worker_and_one_that_drew_before_give_the_same_bytes(tmp_path: Path) -> None:
+    project(tmp_path, square=SQUARE, broken=BROKEN)
+    sandbox.shutdown()  # the next draw starts a worker of its own
+    fresh = draw_in(tmp_path, [note("a", figure="square")], cache="fresh").figures["square"]
+    draw_in(tmp_path, [note("b", figure="broken")], cache="between")  # a job that fails between
+
+    warm = draw_in(tmp_path, [note("a", figure="square")], cache="warm").figures["square"]
+
+    assert fresh.light.path.read_bytes() == warm.light.path.read_bytes()
+    assert fresh.dark.path.read_bytes() == warm.dark.path.read_bytes()
 
 
 def test_a_second_draw_takes_the_figure_from_the_cache(tmp_path: Path) -> None:
@@ -328,9 +340,11 @@ def repository_notes() -> list[Note]:
 
 
 @pytest.fixture(scope="module")
-def repository_drawing(tmp_path_factory: pytest.TempPathFactory) -> Drawing:
-    cache = tmp_path_factory.mktemp("figures-cache")
-    return draw(repository_notes(), figures_dir=REPO / "figures", cache=Store(cache))
+def repository_drawing(built_repo: Path) -> Drawing:
+    # From the cache of the deck the session built: the figures notes name are drawn once per
+    # test run, and only the scripts no note names are drawn here.
+    cache = Store(built_repo / ".cache")
+    return draw(repository_notes(), figures_dir=built_repo / "figures", cache=cache)
 
 
 def test_every_figure_script_in_the_repository_draws(repository_drawing: Drawing) -> None:
@@ -355,15 +369,19 @@ def test_the_repository_figures_keep_the_size_budget(repository_drawing: Drawing
 def test_the_repository_figures_are_byte_identical_when_drawn_again(
     repository_drawing: Drawing, tmp_path: Path
 ) -> None:
-    again = draw(repository_notes(), figures_dir=REPO / "figures", cache=Store(tmp_path))
-    assert again.drawn == len(repository_drawing.figures)
+    # A sample, drawn afresh: one that draws with an answer, one that does not.
+    sample = ("iou", "activations")
+    code_notes = [replace(n, figure=None) for n in load(REPO).notes if n.code]
+    notes = code_notes + [note(f"names-{name}", figure=name) for name in sample]
+    again = draw(notes, figures_dir=REPO / "figures", cache=Store(tmp_path))
+    assert again.drawn == len(sample)
 
     def contents(figure: Figure) -> tuple[str, bytes, str, bytes]:
         light, dark = figure.light, figure.dark
         return light.name, light.path.read_bytes(), dark.name, dark.path.read_bytes()
 
-    for name, figure in repository_drawing.figures.items():
-        assert contents(again.figures[name]) == contents(figure), name
+    for name in sample:
+        assert contents(again.figures[name]) == contents(repository_drawing.figures[name]), name
 
 
 ALGORITHMS = {

@@ -3,14 +3,16 @@ stage."""
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from builder.cli import main
 from builder.pipeline import Request, run
-from tests.conftest import MakeProject, Run
+from tests.conftest import MakeProject, Run, edit, outputs, write_project
 
 Deckbuild = Callable[..., Run]
 
@@ -52,27 +54,20 @@ RECIPES = {
 }
 
 
-@pytest.fixture
-def released(make_project: MakeProject, deckbuild: Deckbuild) -> Path:
-    """A project built once, so that its notes.lock records a release."""
-    root = make_project(
-        {"source/detection.yaml": NOTES, "figures/square.py": FIGURE, **RECIPES}, recipe=False
-    )
-    first = deckbuild(root, "build")
-    assert first.status == 0, first.err
+@pytest.fixture(scope="module")
+def released_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("released")
+    write_project(root, {"source/detection.yaml": NOTES, "figures/square.py": FIGURE, **RECIPES})
+    assert main(["build", "--project", str(root), "--jobs", "2"]) == 0
     return root
 
 
-def edit(root: Path, path: str, old: str, new: str) -> None:
-    file = root / path
-    text = file.read_text(encoding="utf-8")
-    assert old in text, old
-    file.write_text(text.replace(old, new), encoding="utf-8")
-
-
-def written(root: Path) -> dict[str, bytes]:
-    files = [root / "notes.lock", *sorted((root / "dist").iterdir())]
-    return {path.name: path.read_bytes() for path in files}
+@pytest.fixture
+def released(released_once: Path, tmp_path: Path) -> Path:
+    """A project built once, so that its notes.lock records a release (a copy for each test,
+    with the cache of that build: nothing is drawn or verified again unless a test changes it).
+    """
+    return Path(shutil.copytree(released_once, tmp_path / "project"))
 
 
 def delete_note(root: Path) -> None:
@@ -82,25 +77,25 @@ def delete_note(root: Path) -> None:
     source.write_text(text[:start] + text[end:], encoding="utf-8")
 
 
-BAD_INPUTS: dict[str, tuple[Callable[[Path], None], tuple[str, ...], str]] = {
+BAD_INPUTS: dict[str, tuple[Callable[[Path], object], tuple[str, ...], str]] = {
     "a released note deleted": (
         delete_note,
         (),
         "nms-cloze: this released note is missing from source/",
     ),
     "a note with an unknown key": (
-        lambda root: edit(root, "source/detection.yaml", "    back: Zero", "    bak: Zero"),
+        lambda root: edit(root / "source/detection.yaml", "    back: Zero", "    bak: Zero"),
         (),
         "unknown key 'bak' in a note (did you mean 'back'?)",
     ),
     "a recipe with a typo in a tag": (
-        lambda root: edit(root, "decks/code.yaml", "kind::code", "kind::cod"),
+        lambda root: edit(root / "decks/code.yaml", "kind::code", "kind::cod"),
         (),
         "decks/code.yaml:2: tag pattern 'kind::cod' matches no tag of any note "
         "(did you mean 'kind::code'?)",
     ),
     "a recipe that selects no note": (
-        lambda root: edit(root, "decks/code.yaml", "kind::code", "kind::code and not kind::code"),
+        lambda root: edit(root / "decks/code.yaml", "kind::code", "kind::code and not kind::code"),
         (),
         "decks/code.yaml:1: this recipe selects no note",
     ),
@@ -116,7 +111,7 @@ BAD_INPUTS: dict[str, tuple[Callable[[Path], None], tuple[str, ...], str]] = {
         "command line: no recipe named 'cod' (did you mean 'code'? recipes: all, code)",
     ),
     "an unknown figure": (
-        lambda root: edit(root, "source/detection.yaml", "figure: square", "figure: sqare"),
+        lambda root: edit(root / "source/detection.yaml", "figure: square", "figure: sqare"),
         (),
         "unknown figure 'sqare': there is no figures/sqare.py; did you mean 'square'?",
     ),
@@ -127,7 +122,7 @@ BAD_INPUTS: dict[str, tuple[Callable[[Path], None], tuple[str, ...], str]] = {
     ),
     "a missing source under --strict": (
         lambda root: edit(
-            root, "source/detection.yaml", "    sources: [Fixture 2026]\n    fig", "    fig"
+            root / "source/detection.yaml", "    sources: [Fixture 2026]\n    fig", "    fig"
         ),
         ("--strict",),
         "iou-touching: no 'sources'",
@@ -141,7 +136,7 @@ def test_check_exits_2_for_every_input_build_refuses_and_says_the_same(
 ) -> None:
     spoil, args, message = BAD_INPUTS[case]
     spoil(released)
-    before = written(released)
+    before = outputs(released)
 
     checked = deckbuild(released, "check", *args)
     built = deckbuild(released, "build", *args)
@@ -153,13 +148,13 @@ def test_check_exits_2_for_every_input_build_refuses_and_says_the_same(
     assert [line for line in checked.err.splitlines() if not line.startswith("deckbuild:")] == (
         problems
     )
-    assert written(released) == before
+    assert outputs(released) == before
 
 
 def test_check_exits_1_like_build_when_an_answer_fails(
     released: Path, deckbuild: Deckbuild
 ) -> None:
-    edit(released, "source/detection.yaml", "return 2 * x", "return 3 * x")
+    edit(released / "source/detection.yaml", "return 2 * x", "return 3 * x")
 
     checked = deckbuild(released, "check")
 
@@ -168,15 +163,15 @@ def test_check_exits_1_like_build_when_an_answer_fails(
 
 
 def test_one_run_names_the_problems_of_every_stage(released: Path, deckbuild: Deckbuild) -> None:
-    edit(released, "source/detection.yaml", "return 2 * x", "return 3 * x")  # verification
-    edit(released, "source/detection.yaml", "figure: square", "figure: sqare")  # drawing
+    edit(released / "source/detection.yaml", "return 2 * x", "return 3 * x")  # verification
+    edit(released / "source/detection.yaml", "figure: square", "figure: sqare")  # drawing
     (released / "source" / "other.yaml").write_text(  # loading
         "deck: Other\nnotes:\n  - id: x\n    front: Q?\n", encoding="utf-8"
     )
     (released / "decks" / "broken.yaml").write_text("nme: Broken\n", encoding="utf-8")  # recipes
     (released / "source" / "media").mkdir()
-    edit(released, "source/detection.yaml", "back: Zero, the", 'back: "![boxes](gone.png) the')
-    edit(released, "source/detection.yaml", "has no area.", 'has no area."')
+    edit(released / "source/detection.yaml", "back: Zero, the", 'back: "![boxes](gone.png) the')
+    edit(released / "source/detection.yaml", "has no area.", 'has no area."')
     delete_note(released)  # the release guard
 
     run = deckbuild(released, "check")
@@ -199,7 +194,7 @@ def test_one_run_names_the_problems_of_every_stage(released: Path, deckbuild: De
 def test_the_summary_counts_failed_answers_not_failed_cases(
     released: Path, deckbuild: Deckbuild
 ) -> None:
-    edit(released, "source/detection.yaml", "return 2 * x", "return 3 * x")
+    edit(released / "source/detection.yaml", "return 2 * x", "return 3 * x")
 
     run = deckbuild(released, "check")
 
@@ -210,7 +205,7 @@ def test_the_summary_counts_failed_answers_not_failed_cases(
 def test_a_note_whose_own_problems_hide_it_is_not_also_called_missing(
     released: Path, deckbuild: Deckbuild
 ) -> None:
-    edit(released, "source/detection.yaml", "cloze: NMS", "clze: NMS")
+    edit(released / "source/detection.yaml", "cloze: NMS", "clze: NMS")
 
     run = deckbuild(released, "check")
 
@@ -222,7 +217,7 @@ def test_a_note_whose_own_problems_hide_it_is_not_also_called_missing(
 def test_a_file_that_does_not_parse_does_not_make_its_notes_missing(
     released: Path, deckbuild: Deckbuild
 ) -> None:
-    edit(released, "source/detection.yaml", "back: Zero,", "back: 'Zero,")
+    edit(released / "source/detection.yaml", "back: Zero,", "back: 'Zero,")
 
     run = deckbuild(released, "check")
 
@@ -233,7 +228,7 @@ def test_a_file_that_does_not_parse_does_not_make_its_notes_missing(
 
 def test_warnings_are_printed_and_errors_under_strict(released: Path, deckbuild: Deckbuild) -> None:
     long_back = "back: " + "word " * 70
-    edit(released, "source/detection.yaml", "back: Zero, the intersection has no area.", long_back)
+    edit(released / "source/detection.yaml", "back: Zero, the intersection has no area.", long_back)
 
     relaxed = deckbuild(released, "check")
     strict = deckbuild(released, "check", "--strict")
@@ -248,7 +243,7 @@ def test_warnings_are_printed_and_errors_under_strict(released: Path, deckbuild:
 
 
 def test_the_pipeline_runs_in_process_and_returns_what_it_found(released: Path) -> None:
-    edit(released, "source/detection.yaml", "figure: square", "figure: sqare")
+    edit(released / "source/detection.yaml", "figure: square", "figure: sqare")
 
     result = run(Request(released, until="check", jobs=1))
 

@@ -228,6 +228,85 @@ def test_ctrl_c_while_answers_run_stops_them_and_the_build_at_once(
     assert not [pid for pid in answers if Path(f"/proc/{pid}").exists()]
 
 
+def sandbox_jobs(build: subprocess.Popen[str]) -> tuple[list[int], list[int]]:
+    """The build's sandbox workers, and the jobs (answers, figures) they have running."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if b"harness.py" in command:
+            parents[int(stat.parent.name)] = parent
+    workers = [pid for pid, parent in parents.items() if parent == build.pid]
+    return workers, [pid for pid, parent in parents.items() if parent in workers]
+
+
+SLOW_FIGURES = {
+    "source/drawn.yaml": "deck: Drawn\nnotes:\n"
+    + "".join(
+        f"  - id: drawn-{i}\n    front: Q{i}?\n    back: A.\n    figure: slow{i}\n"
+        for i in range(6)
+    ),
+    **{
+        f"figures/slow{i}.py": f"import time\n\n\ndef draw(fig, variant, code):\n"
+        f"    time.sleep(3)\n    fig.subplots().plot([0, {i}])\n"
+        for i in range(6)
+    },
+}
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_while_figures_draw_stops_them_and_the_build_at_once(
+    make_project: MakeProject, builds: list[subprocess.Popen[str]], number: int
+) -> None:
+    root = make_project(SLOW_FIGURES)
+    build = start_build(root)  # one figure at a time: the others wait in the queue
+    builds.append(build)
+    deadline = time.monotonic() + 60
+    while not (running := sandbox_jobs(build))[1]:
+        assert build.poll() is None, "the build ended before any figure was drawn"
+        assert time.monotonic() < deadline, "no figure started within 60 s"
+        time.sleep(0.02)
+
+    build.send_signal(number)
+    build.wait(timeout=60)
+
+    # Each figure sleeps 3 s and five more wait in the queue. Had the build let any of them
+    # finish, its drawing would be in the cache; none is, and the running one is gone.
+    assert not list((root / ".cache").rglob("figures/*.json"))
+    assert build.returncode == (130 if number == signal.SIGINT else 143)
+    workers, jobs = running
+    left = [pid for pid in workers + jobs if Path(f"/proc/{pid}").exists()]
+    assert not left, [Path(f"/proc/{pid}/stat").read_text() for pid in left]
+    assert not (root / "dist").exists() and not (root / "notes.lock").exists()
+
+
+def test_a_killed_build_leaves_no_sandbox_process_behind(
+    make_project: MakeProject, builds: list[subprocess.Popen[str]]
+) -> None:
+    root = make_project({"source/slow.yaml": SLOW, **SLOW_FIGURES})
+    build = start_build(root)
+    builds.append(build)
+    deadline = time.monotonic() + 60
+    while not (running := sandbox_jobs(build))[1]:
+        assert build.poll() is None, "the build ended before any job ran"
+        assert time.monotonic() < deadline, "no job started within 60 s"
+        time.sleep(0.02)
+
+    build.send_signal(signal.SIGKILL)  # no cleanup of its own: its workers notice it has gone
+    build.wait(timeout=60)
+
+    workers, jobs = running
+    deadline = time.monotonic() + 5
+    while (left := [pid for pid in workers + jobs if Path(f"/proc/{pid}").exists()]) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    assert not left, [Path(f"/proc/{pid}/stat").read_text() for pid in left]
+
+
 def test_a_second_build_waits_for_the_first_and_stamps_from_its_lock(
     project: Path, deckbuild: Deckbuild, builds: list[subprocess.Popen[str]]
 ) -> None:

@@ -16,9 +16,10 @@ from builder.notes import Case, Note, Property
 from builder.notes import Tests as CodeTests  # as `Tests`, pytest would try to collect it
 from builder.problems import Location, Problem
 from builder.render import render
-from tests.conftest import MakeProject, Run
+from tests.conftest import MakeProject, Run, edit, note
 
 Deckbuild = Callable[..., Run]
+SOURCE = "source/coding.yaml"
 KINDS = (Note, CodeTests, Case, Property, Location, Problem)
 
 NOTES = """
@@ -60,13 +61,6 @@ def project(make_project: MakeProject) -> Path:
     return make_project({"source/coding.yaml": NOTES})
 
 
-def edit(project: Path, old: str, new: str) -> None:
-    path = project / "source" / "coding.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1
-    path.write_text(text.replace(old, new), encoding="utf-8")
-
-
 def cache_entries(project: Path) -> dict[str, bytes]:
     """Every entry and blob of the project's cache (not the record of which runs used them)."""
     cache = project / ".cache"
@@ -103,7 +97,7 @@ def test_editing_one_code_answer_verifies_exactly_that_answer_again(
     assert deckbuild(project, "build").status == 0
     texts = rendered_texts(project)
 
-    edit(project, "return 3 * x", "return x * 3")
+    edit(project / SOURCE, "return 3 * x", "return x * 3")
     again = deckbuild(project, "build")
 
     assert again.status == 0, again.err
@@ -119,21 +113,12 @@ def test_editing_one_plain_note_renders_only_its_text_again(
     assert deckbuild(project, "build").status == 0
     texts = rendered_texts(project)
 
-    edit(project, "Zero: the intersection", "Zero, since the intersection")
+    edit(project / SOURCE, "Zero: the intersection", "Zero, since the intersection")
     again = deckbuild(project, "build")
 
     assert "(0 run, 2 from cache)" in again.out, again.err
     assert len(rendered_texts(project) - texts) == 1
     assert len(texts - rendered_texts(project)) == 1
-
-
-def note(note_id: str, **fields: object) -> Note:
-    defaults: dict[str, object] = {
-        "location": Location(Path("source/a.yaml"), 3),
-        "deck": "A",
-        "kind": "basic",
-    }
-    return Note(id=note_id, **{**defaults, **fields})  # type: ignore[arg-type]
 
 
 NOTES_TO_RENDER = (
@@ -229,7 +214,7 @@ def test_an_edited_file_is_read_again(project: Path) -> None:
     cache = Store(project / ".cache")
     load(project, cache=cache)
 
-    edit(project, "Zero: the intersection", "Zero, since the intersection")
+    edit(project / SOURCE, "Zero: the intersection", "Zero, since the intersection")
     again = load(project, cache=cache)
 
     assert again == load(project)

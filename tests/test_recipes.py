@@ -15,6 +15,7 @@ from builder.recipes import (
     matches,
     parse_tags,
     select,
+    unmatched,
 )
 from tests.conftest import MakeProject
 
@@ -105,3 +106,39 @@ def test_a_recipe_without_include_takes_every_note() -> None:
     recipe = Recipe("All", "all.apkg", Location(Path("decks/all.yaml"), 1))
     note = Note(id="n", location=Location(Path("s.yaml"), 1), deck="D", kind="basic")
     assert select(recipe, [note]) == (note,)
+
+
+def test_a_tag_pattern_that_matches_no_tag_is_a_problem_with_a_guess() -> None:
+    notes = [
+        Note(
+            "a", Location(Path("source/a.yaml"), 3), "A", "basic", tags=("topic::detection::nms",)
+        ),
+        Note(
+            "b", Location(Path("source/a.yaml"), 9), "A", "basic", tags=("topic::detection::iou",)
+        ),
+    ]
+    at = Location(Path("decks/d.yaml"), 2)
+    recipe = Recipe(
+        "D",
+        "d.apkg",
+        Location(Path("decks/d.yaml"), 1),
+        include=parse_tags("topic::detecton or level::easy"),
+        include_at=at,
+    )
+
+    assert [str(p) for p in unmatched(recipe, notes)] == [
+        "decks/d.yaml:2: tag pattern 'topic::detecton' matches no tag of any note "
+        "(did you mean 'topic::detection'?)",
+        "decks/d.yaml:2: tag pattern 'level::easy' matches no tag of any note",
+    ]
+
+
+def test_a_recipe_that_selects_no_note_is_a_problem() -> None:
+    notes = [Note("a", Location(Path("source/a.yaml"), 3), "A", "basic", tags=("kind::code",))]
+    recipe = Recipe(
+        "D", "d.apkg", Location(Path("decks/d.yaml"), 1), include=parse_tags("not kind::code")
+    )
+
+    assert [str(p) for p in unmatched(recipe, notes)] == [
+        "decks/d.yaml:1: this recipe selects no note"
+    ]

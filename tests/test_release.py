@@ -14,15 +14,14 @@ import pytest
 
 from builder import notetypes
 from builder.load import load
-from builder.notes import Note
 from builder.notetypes import note_type_schemas
 from builder.package import guid
-from builder.problems import Location
 from builder.release import guard
 from builder.stamps import Lock, Stamp, read_lock
-from tests.conftest import REPO, MakeProject, Run
+from tests.conftest import REPO, MakeProject, Run, edit, note, outputs
 
 Deckbuild = Callable[..., Run]
+SOURCE = "source/detection.yaml"
 
 NOTES = """
     deck: Detection
@@ -53,18 +52,6 @@ def released(make_project: MakeProject, deckbuild: Deckbuild) -> Path:
     root = make_project({"source/detection.yaml": NOTES})
     assert deckbuild(root, "build").status == 0
     return root
-
-
-def edit(root: Path, old: str, new: str) -> None:
-    path = root / "source" / "detection.yaml"
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
-
-
-def outputs(root: Path) -> dict[str, bytes]:
-    files = [root / "notes.lock", *sorted((root / "dist").iterdir())]
-    return {path.name: path.read_bytes() for path in files}
 
 
 def lock_line(root: Path, note_id: str) -> int:
@@ -108,7 +95,7 @@ def test_a_released_note_that_disappears_is_refused_and_nothing_is_written(
 def test_a_renamed_note_is_refused_with_a_guess_at_its_new_id(
     released: Path, deckbuild: Deckbuild
 ) -> None:
-    edit(released, "id: nms-threshold", "id: nms-iou-threshold")
+    edit(released / SOURCE, "id: nms-threshold", "id: nms-iou-threshold")
 
     run = deckbuild(released, "build")
 
@@ -121,7 +108,7 @@ def test_a_note_that_changes_kind_is_refused_at_its_line(
     released: Path, deckbuild: Deckbuild
 ) -> None:
     edit(
-        released,
+        released / SOURCE,
         "front: What does the NMS threshold trade off?\n",
         "cloze: The NMS threshold trades off {{c1::recall}}.\n",
     )
@@ -158,7 +145,7 @@ def test_a_changed_note_type_schema_is_refused(
 def test_the_override_builds_and_the_lock_then_records_the_new_state(
     released: Path, deckbuild: Deckbuild
 ) -> None:
-    edit(released, "id: nms-threshold", "id: nms-iou-threshold")
+    edit(released / SOURCE, "id: nms-threshold", "id: nms-iou-threshold")
 
     run = deckbuild(released, "build", "--allow-breaking-changes")
 
@@ -173,7 +160,7 @@ def test_retiring_a_note_passes_the_guard_and_ships_a_notice_to_delete_it(
     released: Path, deckbuild: Deckbuild, tmp_path: Path
 ) -> None:
     old_mod = read_lock(released / "notes.lock", Path("notes.lock"))[0].notes["nms-cloze"].mod
-    edit(released, "  - id: nms-cloze\n", "  - id: nms-cloze\n    retired: a duplicate\n")
+    edit(released / SOURCE, "  - id: nms-cloze\n", "  - id: nms-cloze\n    retired: a duplicate\n")
 
     run = deckbuild(released, "build")
 
@@ -200,15 +187,11 @@ def test_a_lock_of_version_1_is_checked_and_upgraded(released: Path, deckbuild: 
 
     assert deckbuild(released, "build").status == 0
     assert (released / "notes.lock").read_text() == current
-    edit(released, "id: iou-touching", "id: iou-touch")
+    edit(released / SOURCE, "id: iou-touching", "id: iou-touch")
     assert deckbuild(released, "build").status == 2
 
 
 # --- the guard itself ----------------------------------------------------------------------
-
-
-def note(note_id: str) -> Note:
-    return Note(note_id, Location(Path("source/a.yaml"), 3), "D", "basic", front="Q?")
 
 
 def test_an_edit_whose_stamp_is_not_newer_is_refused() -> None:

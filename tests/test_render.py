@@ -9,21 +9,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder.notes import Note
-from builder.problems import Location
 from builder.render import code_to_html, markdown_to_html, render
-
-
-def note(**fields: object) -> Note:
-    defaults: dict[str, object] = {
-        "id": "n",
-        "location": Location(Path("source/a.yaml"), 3),
-        "deck": "A",
-        "kind": "basic",
-        "front": "Q?",
-        "back": "A.",
-    }
-    return Note(**{**defaults, **fields})  # type: ignore[arg-type]
+from tests.conftest import note
 
 
 def test_inline_and_display_math_reach_mathjax_untouched_by_markdown() -> None:
@@ -87,7 +74,7 @@ def test_a_cloze_note_keeps_its_deletions_in_the_front_field() -> None:
 def test_sources_become_one_escaped_line_on_the_back() -> None:
     sources = ("He et al. 2016, Deep Residual Learning, §3.3", "Docs <v2> & co")
     (one, two, none) = render(
-        [note(sources=sources[:1]), note(id="m", sources=sources), note(id="k")],
+        [note(sources=sources[:1]), note("m", sources=sources), note("k")],
         evidence={},
         figures={},
     ).notes
