@@ -1,9 +1,9 @@
 """The sandbox's inside: a warm worker that runs each job in a fresh, walled-in child.
 
-`builder.sandbox` starts this file as a script, `python -I -B harness.py`, in a session of its
-own with a scrubbed environment, as `harness.py answers` or `harness.py figures`. A worker imports
-numpy (and, for figures, matplotlib and Pillow, and draws a throwaway figure) once, then serves
-jobs: it reads a frame (8-byte big-endian length, then JSON) on stdin,
+`builder.sandbox` starts this file as a script, `python -I -B harness.py answers` (or
+`figures`), in a session of its own with a scrubbed environment. A worker imports numpy (and,
+for figures, matplotlib and Pillow, and draws a throwaway figure) once, then serves jobs: it
+reads a frame (8-byte big-endian length, then JSON) on stdin,
 
     {"folder": path, "confine": {...}, "caps": {...}, "job": {"role": ..., ...}}
 

@@ -49,6 +49,10 @@ START_WITHIN_S = 120.0
 # How long past a job's timeout the worker may take to report (it kills the job at the timeout).
 GRACE_S = 5.0
 
+# What a child may say (see harness.py), and how often: far more than any note's steps.
+MESSAGES = frozenset({"start", "end", "finish", "refused", "weaker"})
+MAX_MESSAGES = 100_000
+
 # Variables that make numeric libraries start one thread only: every thread reserves address
 # space, which the memory limit counts, and the process limit forbids new threads anyway.
 _ONE_THREAD = (
@@ -306,6 +310,8 @@ def _outcome(answer: Mapping[str, Any], limits: Limits) -> Outcome:
     output = base64.b64decode(answer["output"]).decode("utf-8", "replace")
     stopped: str | None = answer["stopped"]
     lines = base64.b64decode(answer["report"]).split(b"\n")
+    if len(lines) > MAX_MESSAGES:
+        return Outcome((), f"sent more than {MAX_MESSAGES} messages", output)
     torn = lines.pop()  # after the last newline: empty, unless the child was cut off mid-line
     messages: list[Mapping[str, Any]] = []
     weaker: tuple[str, ...] = ()
@@ -314,7 +320,7 @@ def _outcome(answer: Mapping[str, Any], limits: Limits) -> Outcome:
             message = json.loads(line)
         except (ValueError, RecursionError):
             message = None
-        if not isinstance(message, dict) or len(message) != 1:
+        if not isinstance(message, dict) or len(message) != 1 or message.keys() - MESSAGES:
             # The harness writes nothing else: the job wrote it, so the job fails.
             return Outcome(tuple(messages), f"sent a malformed report (line {number})", output)
         if "refused" in message:

@@ -834,6 +834,7 @@ CLAIM = (
         CLAIM % b'{"array": {"dtype": "O", "shape": [1], "data": ""}}',
         CLAIM % b'{"int": "' + b"9" * 5000 + b'"}',
         CLAIM % (b'{"list": [' * 200 + b"null" + b"]}" * 200),
+        b'{"hello": 1}\n' * 3,
     ],
 )
 def test_a_malformed_report_is_a_failed_job_not_a_crash(tmp_path: Path, garbage: bytes) -> None:
@@ -843,6 +844,14 @@ def test_a_malformed_report_is_a_failed_job_not_a_crash(tmp_path: Path, garbage:
 
     assert "malformed report" in failure.report.splitlines()[0]
     assert "Traceback" not in failure.report
+
+
+def test_a_report_of_countless_small_messages_is_a_failed_job(tmp_path: Path) -> None:
+    note = answer("chatty", "import os\nos.write(3, b'{\"finish\": {}}\\n' * 200_000)\n")
+
+    (failure,) = run(tmp_path, note).failures
+
+    assert "sent more than 100000 messages" in failure.report.splitlines()[0]
 
 
 def test_a_wrong_answer_fails_the_build_with_status_1_and_leaves_nothing_behind(
