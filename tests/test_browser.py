@@ -307,8 +307,8 @@ def sample_cards(repo: Path) -> list[tuple[str, int]]:
         next(n for n in notes if n.kind == "cloze"),
         next(n for n in notes if "$$" in n.back),
     ]
-    chosen = list(dict.fromkeys([*wanted, *notes[:: len(notes) // 8]]))[:12]
-    return [(note.id, 1) for note in chosen]
+    chosen = [note.id for note in [*wanted, *notes[:: len(notes) // 8]]]
+    return [(note_id, 1) for note_id in list(dict.fromkeys(chosen))[:12]]
 
 
 def screenshots_folder(repo: Path) -> Path:
