@@ -46,10 +46,16 @@ RUN_BATCH = """
   window.__results = null;
   const qa = document.getElementById("qa");
   const check = eval("(" + checks + ")");
+  // Drawn, formulas typeset (opacity back to 1), and every image loaded or failed, as a
+  // reviewer would see the card a moment later.
+  const loaded = (image) => image.complete || new Promise((resolve) => {
+    image.addEventListener("load", resolve, {once: true});
+    image.addEventListener("error", resolve, {once: true});
+  });
   const shown = () => new Promise((resolve) => {
     const poll = () => (qa.style.opacity === "1" ? resolve() : setTimeout(poll, 5));
     poll();
-  });
+  }).then(() => Promise.all([...document.images].map(loaded)));
   document.documentElement.classList.toggle("night-mode", nightMode);
   document.documentElement.dataset.bsTheme = nightMode ? "dark" : "light";
   (async () => {

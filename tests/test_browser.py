@@ -25,6 +25,7 @@ beside the session's copy of the deck (`screenshots/` in pytest's temporary fold
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 import re
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -543,7 +545,6 @@ def test_the_card_css_fits_wide_content_on_a_phone(
     make_project: MakeProject, deckbuild: Callable[..., Run], phone: Page
 ) -> None:
     # The deck may not hold every kind of wide content today; the CSS must fit each anyway.
-    from PIL import Image
 
     root = make_project({"source/stress.yaml": WIDE_NOTES})
     (root / "source" / "media").mkdir()
@@ -614,8 +615,11 @@ def test_screenshots_of_a_dozen_cards_in_each_engine(
                 document.body.append(frame);""",
                 page,
             )
-            shot = shots / f"webkit-{note}.{ordinal}.{mode}.png"
-            webkit.find_element(By.ID, "shot").screenshot(str(shot))
+            # WebKitGTK draws an element screenshot of a frame blank: crop the window's instead.
+            box = webkit.find_element(By.ID, "shot").rect
+            window = Image.open(io.BytesIO(webkit.get_screenshot_as_png()))
+            frame = (box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"])
+            window.crop(frame).save(shots / f"webkit-{note}.{ordinal}.{mode}.png")
     # The reviewer program took its own while it checked the deck (in_anki_reviewer).
     for engine in ("chromium", "webkit", "anki"):
         taken = sorted(shots.glob(f"{engine}-*.png"))
