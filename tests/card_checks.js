@@ -170,12 +170,27 @@ async (mode) => {
     }
     return charWidth.get(font);
   };
-  for (const block of document.querySelectorAll("p, li, td, th, .source, .front, .back, .extra")) {
+  const blocks = "p, li, td, th, .source, .front, .back, .extra";
+  const apart = `${blocks}, pre, table, mjx-container, mjx-assistive-mml`;
+  for (const block of document.querySelectorAll(blocks)) {
     if (!visible(block) || block.closest("pre, table")) continue;
-    const range = document.createRange();
-    range.selectNodeContents(block);
+    // The block's own text (not its paragraphs', code's or formulas'), one extent per line:
+    // inline code and formulas split a line into several boxes around one middle.
+    const lines = new Map();
+    const walker = document.createTreeWalker(block, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (!node.textContent.trim() || node.parentElement.closest(apart) !== block) continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      for (const rect of range.getClientRects()) {
+        if (rect.width === 0) continue;
+        const line = Math.round((rect.top + rect.bottom) / 2 / 8);
+        const [left, right] = lines.get(line) || [rect.left, rect.right];
+        lines.set(line, [Math.min(left, rect.left), Math.max(right, rect.right)]);
+      }
+    }
     let widest = 0;
-    for (const rect of range.getClientRects()) widest = Math.max(widest, rect.width);
+    for (const [left, right] of lines.values()) widest = Math.max(widest, right - left);
     const characters = widest / averageChar(getComputedStyle(block));
     if (characters > 80) {
       problem("measure", `${describe(block, block.textContent)} runs ${Math.round(characters)} ` +
