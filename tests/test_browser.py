@@ -618,7 +618,8 @@ def test_screenshots_of_a_dozen_cards_in_each_engine(
             # WebKitGTK draws an element screenshot of a frame blank: crop the window's instead.
             box = webkit.find_element(By.ID, "shot").rect
             window = Image.open(io.BytesIO(webkit.get_screenshot_as_png()))
-            frame = (box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"])
+            bottom = min(box["y"] + box["height"], window.height)  # the window may be shorter
+            frame = (box["x"], box["y"], box["x"] + box["width"], bottom)
             window.crop(frame).save(shots / f"webkit-{note}.{ordinal}.{mode}.png")
     # The reviewer program took its own while it checked the deck (in_anki_reviewer).
     for engine in ("chromium", "webkit", "anki"):
