@@ -3,5 +3,3 @@
 The stages, one module each: load -> verify -> figures (draw) -> render -> stamps -> package,
 with recipes choosing which notes go into which deck and cli wiring them together.
 """
-
-__version__ = "0.1.0"

@@ -158,7 +158,7 @@ def _render_note(
 
 def markdown_to_html(text: str) -> str:
     """Markdown to HTML: fenced code highlighted with CSS classes, math kept for MathJax."""
-    return str(_converter().reset().convert(text))
+    return wrappable(str(_converter().reset().convert(text)))
 
 
 def code_to_html(code: str) -> str:
@@ -167,8 +167,32 @@ def code_to_html(code: str) -> str:
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import PythonLexer
 
-    formatter = HtmlFormatter(cssclass=CODE_CLASS, nowrap=False)
-    return str(highlight(code, PythonLexer(stripnl=False, ensurenl=False), formatter))
+    formatter = HtmlFormatter(cssclass=CODE_CLASS, nowrap=False, linespans=_LINE_ID)
+    return wrappable(str(highlight(code, PythonLexer(stripnl=False, ensurenl=False), formatter)))
+
+
+# Code on a phone: a 360 px screen holds about 36 characters of code, and half the lines on the
+# cards are longer (issue #20). Each line becomes a block of its own whose wrapped part hangs
+# HANGING_INDENT characters past the line's own indentation, so Python's structure stays
+# readable. The line's leading spaces stay in the text (a negative text-indent pulls the first
+# row back), so copying the block gives exactly the code. Whether lines wrap is the card CSS's
+# choice (only on narrow screens).
+HANGING_INDENT = 4
+_LINE_ID = "L"
+# A line's opening span, then the tags and spaces before its first character.
+_LINE = re.compile(rf'<span id="{_LINE_ID}-\d+">((?:<[^>]*>| )*)')
+_TAGS = re.compile(r"<[^>]*>")
+
+
+def wrappable(highlighted: str) -> str:
+    """Pygments' per-line spans as `line` blocks that wrap with a hanging indent."""
+
+    def line(match: re.Match[str]) -> str:
+        hang = len(_TAGS.sub("", match.group(1))) + HANGING_INDENT
+        style = f"padding-left:{hang}ch;text-indent:-{hang}ch"
+        return f'<span class="line" style="{style}">{match.group(1)}'
+
+    return _LINE.sub(line, highlighted)
 
 
 def sources_to_html(sources: Sequence[str]) -> str:
@@ -223,7 +247,9 @@ def _converter() -> markdown.Markdown:
 
     # Extensions as objects, not names: Markdown looks names up among every installed
     # package's entry points, which took longer than the rest of a one-note rebuild.
-    codehilite = CodeHiliteExtension(css_class=CODE_CLASS, guess_lang=False, use_pygments=True)
+    codehilite = CodeHiliteExtension(
+        css_class=CODE_CLASS, guess_lang=False, use_pygments=True, linespans=_LINE_ID
+    )
     extensions = [
         FencedCodeExtension(),
         codehilite,

@@ -1,36 +1,57 @@
-"""Every card of the whole deck in a real Chromium at a phone's size, by day and by night.
+"""Every card of the whole deck in each engine Anki users review in, at their widths, by day
+and by night.
 
-The deck's preview (`deckbuild preview`) holds a page per side of every card, exactly as Anki
-fills it in. Each page is loaded on its own into a 360x800 frame (two frames at a time, in one
-browser, served from 127.0.0.1) and checked inside the page by `card_checks.js`: the page never
-scrolls sideways, text, code tokens and formulas reach a contrast of 4.5:1 against what they
-are drawn on, no image is wider than the screen, each mode shows its own figure variant,
-formulas are typeset, and text is large enough to read. Failures name the note, the card, the
-side and the mode.
+| engine | who reviews in it | driven here through | widths |
+| --- | --- | --- | --- |
+| Chromium | AnkiDroid (Android's WebView) | Debian's `chromium`, Playwright | 360 |
+| WebKit | AnkiMobile (iOS's WKWebView) | Debian's WebKitGTK WebDriver, Xvfb, selenium | 360, 320 |
+| Qt WebEngine | Anki desktop, its reviewer | aqt 26.9, PyQt6-WebEngine, offscreen | 800, 1200 |
 
-Debian's chromium is used as installed (`playwright install` downloads browsers: not used).
-Screenshots of a sample of cards, by day and by night, are left in preview/screenshots/.
+Chromium and WebKit load the preview's page for each side of each card (`deckbuild preview`
+writes exactly what Anki shows), many frames per page load, each frame as wide as the phone
+(WebKitGTK's window will not shrink below about 450 px; media queries follow the frame). The
+desktop pass imports the built deck into a real collection and shows every card in Anki's
+reviewer (`tests/anki_reviewer.py`, in a process of its own). In every pass `card_checks.js`
+runs in the page: no sideways page scroll, text, code tokens, formulas and the source line at
+4.5:1 contrast or more, images within the screen and not past their natural size, each mode's
+own figure, formulas typeset, text large enough, no line of code past the edge of its block on
+a phone, no line of prose past 80 characters. Failures name the note, the card, the side, the
+mode and the engine. A missing engine fails these tests; it never skips them.
+
+Screenshots of a dozen cards from each engine, day and night, are left for a person to look at
+beside the session's copy of the deck (`screenshots/` in pytest's temporary folder).
 """
 
 from __future__ import annotations
 
 import functools
+import io
+import json
+import os
 import re
-import shutil
+import subprocess
+import sys
 import threading
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.webkitgtk.service import Service as WebKitService
 
 from builder.cli import main
 from builder.load import load
-from tests.conftest import MakeProject, Run
+from tests.conftest import REPO, MakeProject, Run
+
+pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -43,33 +64,43 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+WEBKIT_DRIVER = "/usr/bin/WebKitWebDriver"
+XVFB = "/usr/bin/Xvfb"
+FULL_DECK = "cv-interview-prep.apkg"  # the recipe that holds every note
 PHONE: ViewportSize = {"width": 360, "height": 800}
 MODES = ("day", "night")
 CHECKS = (Path(__file__).parent / "card_checks.js").read_text(encoding="utf-8")
-pytestmark = pytest.mark.browser
 FRAMES = 2  # pages checked at a time; more does not help on 2 cores
 BATCH = 100  # pages per call into the browser
+HOST = "host.html"  # an empty page beside the cards, whose frames load them
 
-# Loads each page into a 360x800 frame of its own, runs the checks in it, by day then by night.
-# A page that takes over PAGE_TIMEOUT_MS (a formula MathJax never finishes) is a "load" problem.
-PAGE_TIMEOUT_MS = 20_000
-RUN_CHECKS = """async ([pages, checks, frames, phone, limit]) => {
+# Loads each page into a frame as wide as the screen, runs the checks in it, by day, then by
+# night as the preview turns it on (`#night` puts Anki's classes on the body). A page that
+# takes over `limit` ms (a formula MathJax never finishes) is a "load" problem.
+RUN_CHECKS = """async ([pages, checks, frames, width, limit]) => {
   const results = {};
   const queue = [...pages];
+  const none = {problems: [], code: [], codeLines: 0};
   async function worker() {
     const frame = document.createElement("iframe");
-    frame.style = `width: ${phone.width}px; height: ${phone.height}px; border: 0; display: block`;
+    frame.style = `width: ${width}px; height: 800px; border: 0; display: block`;
     document.body.append(frame);
     while (queue.length) {
       const page = queue.shift();
       const checked = (async () => {
         await new Promise((resolve) => { frame.onload = resolve; frame.src = page; });
-        const check = frame.contentWindow.eval("(" + checks + ")");
-        return {day: await check("day"), night: await check("night")};
+        const view = frame.contentWindow;
+        const check = view.eval("(" + checks + ")");
+        const day = await check("day");
+        await new Promise((resolve) => {
+          view.addEventListener("hashchange", resolve, {once: true});
+          view.location.hash = "night";
+        });
+        return {day, night: await check("night")};
       })();
-      const late = new Promise((resolve) => setTimeout(
-        () => resolve({day: [["load", `not loaded and checked within ${limit} ms`]], night: []}),
-        limit));
+      const late = new Promise((resolve) => setTimeout(() => resolve({
+        day: {...none, problems: [["load", `not loaded and checked within ${limit} ms`]]},
+        night: none}), limit));
       results[page] = await Promise.race([checked, late]);
     }
     frame.remove();
@@ -77,6 +108,7 @@ RUN_CHECKS = """async ([pages, checks, frames, phone, limit]) => {
   await Promise.all(Array.from({length: frames}, worker));
   return results;
 }"""
+PAGE_TIMEOUT_MS = 20_000
 
 
 @dataclass(frozen=True)
@@ -93,8 +125,28 @@ class Side:
 
 
 @dataclass(frozen=True)
+class Pass:
+    """One engine at one width: what a group of users sees."""
+
+    engine: str
+    width: int
+
+    def __str__(self) -> str:
+        return f"{self.engine}-{self.width}"
+
+
+PASSES = (
+    Pass("chromium", 360),
+    Pass("webkit", 360),
+    Pass("webkit", 320),
+    Pass("anki", 800),
+    Pass("anki", 1200),
+)
+
+
+@dataclass(frozen=True)
 class Finding:
-    where: Side
+    where: str
     mode: str
     kind: str
     message: str
@@ -103,11 +155,38 @@ class Finding:
         return f"{self.where}, {self.mode}: {self.message}"
 
 
+@dataclass
+class Checked:
+    """What one pass over every card side found."""
+
+    where: Pass
+    sides: int = 0  # card sides checked, counting day and night once each
+    code_lines: int = 0  # lines of code seen on the cards (each side, day and night)
+    findings: dict[str, list[Finding]] = field(default_factory=lambda: defaultdict(list))
+    copied: dict[str, str] = field(default_factory=dict)  # note id -> code copied off its card
+
+    def report(self, kind: str) -> str:
+        found = self.findings[kind]
+        lines = [f"[{self.where}] {f}" for f in found[:40]]
+        more = len(found) - len(lines)
+        return "\n".join(lines + ([f"... and {more} more"] if more > 0 else []))
+
+    def add(self, where: str, mode: str, result: dict[str, Any]) -> None:
+        for kind, message in result["problems"]:
+            self.findings[kind].append(Finding(where, mode, kind, message))
+        self.code_lines += result["codeLines"]
+
+
+# --- the preview's pages, for Chromium and WebKit --------------------------------------------
+
+
 @pytest.fixture(scope="session")
 def deck_preview(repo_copy: Path) -> Path:
     """The preview of the whole deck, written by the command a user runs."""
     assert main(["preview", "--project", str(repo_copy)]) == 0
-    return repo_copy / "preview"
+    folder = repo_copy / "preview"
+    (folder / HOST).write_text("<!doctype html><body style='margin: 0'>", encoding="utf-8")
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -151,31 +230,147 @@ def phone(browser: Browser) -> Iterator[Page]:
 
 
 @pytest.fixture(scope="session")
-def findings(browser: Browser, server: str, sides: list[Side]) -> dict[str, list[Finding]]:
-    """Every problem the checks find on every side of every card, in both modes, by kind."""
-    host = browser.new_page(viewport={"width": 800, "height": 900})
-    host.route(server + "check", lambda route: route.fulfill(body="<!doctype html><body>"))
-    host.goto(server + "check")
+def display() -> Iterator[str]:
+    """A virtual X display of our own for WebKitGTK, which draws into a window."""
+    xvfb = subprocess.Popen(
+        [XVFB, "-displayfd", "1", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert xvfb.stdout is not None
+    number = xvfb.stdout.readline().decode().strip()
+    assert number.isdigit(), f"Xvfb did not start: {number!r}"
+    yield f":{number}"
+    xvfb.terminate()
+    xvfb.wait()
+    xvfb.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def webkit(display: str) -> Iterator[webdriver.WebKitGTK]:
+    service = WebKitService(executable_path=WEBKIT_DRIVER, env={**os.environ, "DISPLAY": display})
+    with warnings.catch_warnings():
+        # selenium 4.5x's own WebKitGTK driver still passes a deprecated argument to its
+        # connection class; nothing for us to change.
+        warnings.filterwarnings("ignore", "setting remote_server_addr", DeprecationWarning)
+        driver = webdriver.WebKitGTK(service=service)
+    driver.set_script_timeout(PAGE_TIMEOUT_MS * BATCH / 1000)
+    yield driver
+    driver.quit()
+
+
+def check_pages(
+    evaluate: Callable[[list[Any]], dict[str, Any]], where: Pass, sides: list[Side]
+) -> Checked:
+    """Runs the checks over every side, BATCH pages per call into the engine."""
+    checked = Checked(where)
     by_page = {side.page: side for side in sides}
-    found: dict[str, list[Finding]] = defaultdict(list)
-    checked = 0
     for start in range(0, len(sides), BATCH):
         pages = [side.page for side in sides[start : start + BATCH]]
-        results = host.evaluate(RUN_CHECKS, [pages, CHECKS, FRAMES, PHONE, PAGE_TIMEOUT_MS])
+        results = evaluate([pages, CHECKS, FRAMES, where.width, PAGE_TIMEOUT_MS])
         for page, modes in results.items():
-            checked += 1
-            for mode, problems in modes.items():
-                for kind, message in problems:
-                    found[kind].append(Finding(by_page[page], mode, kind, message))
-    host.close()
-    assert checked == len(sides)
-    return found
+            side = by_page[page]
+            checked.sides += 1
+            for mode, result in modes.items():
+                checked.add(str(side), mode, result)
+            if side.side == "answer" and modes["day"]["code"]:
+                (checked.copied[side.note_id],) = modes["day"]["code"]
+    return checked
 
 
-def report(findings: list[Finding]) -> str:
-    lines = [str(f) for f in findings[:40]]
-    more = len(findings) - len(lines)
-    return "\n".join(lines + ([f"... and {more} more"] if more > 0 else []))
+def in_chromium(browser: Browser, server: str, where: Pass, sides: list[Side]) -> Checked:
+    host = browser.new_page(viewport={"width": 800, "height": 900})
+    host.goto(server + HOST)
+    try:
+        return check_pages(lambda args: host.evaluate(RUN_CHECKS, args), where, sides)
+    finally:
+        host.close()
+
+
+def in_webkit(driver: webdriver.WebKitGTK, server: str, where: Pass, sides: list[Side]) -> Checked:
+    call = f"const done = arguments[arguments.length - 1];({RUN_CHECKS})(arguments[0]).then(done);"
+
+    def evaluate(args: list[Any]) -> dict[str, Any]:
+        # A fresh host page for each batch: WebKitGTK keeps what every frame of a page ever
+        # loaded, and a whole deck in one page grew its web process past 7 GB.
+        driver.get(server + HOST)
+        result: dict[str, Any] = driver.execute_async_script(call, args)
+        return result
+
+    return check_pages(evaluate, where, sides)
+
+
+def sample_cards(repo: Path) -> list[tuple[str, int]]:
+    """A dozen cards to look at: code, a figure, a cloze, display math, and a spread of the rest."""
+    notes = [n for n in load(repo).notes if "deck::retired" not in n.tags]
+    wanted = [
+        next(n for n in notes if n.code),
+        next(n for n in notes if n.figure),
+        next(n for n in notes if n.kind == "cloze"),
+        next(n for n in notes if "$$" in n.back),
+    ]
+    chosen = [note.id for note in [*wanted, *notes[:: len(notes) // 8]]]
+    return [(note_id, 1) for note_id in list(dict.fromkeys(chosen))[:12]]
+
+
+def screenshots_folder(repo: Path) -> Path:
+    """Beside the session's copy of the deck in pytest's temporary folder, never the checkout."""
+    folder = repo / "screenshots"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+# --- Anki desktop's reviewer ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def in_anki_reviewer(
+    built_repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[int, Checked]:
+    """Every card of the whole deck in Anki's reviewer, at each desktop width of PASSES."""
+    widths = [p.width for p in PASSES if p.engine == "anki"]
+    out = tmp_path_factory.mktemp("anki-reviewer") / "findings.jsonl"
+    program = [sys.executable, "-m", "tests.anki_reviewer", str(built_repo / "dist" / FULL_DECK)]
+    shots = ["--screenshots", str(screenshots_folder(built_repo)), "--sample"]
+    shots += [f"{note}.{ordinal}" for note, ordinal in sample_cards(built_repo)]
+    run = subprocess.run(
+        [*program, str(out), "--widths", *map(str, widths), *shots],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    checked = {width: Checked(Pass("anki", width)) for width in widths}
+    for line in out.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if "checked" in entry:  # the last line: totals over every width and mode
+            for width in widths:
+                checked[width].sides = entry["checked"] // len(widths) // len(MODES)
+                checked[width].code_lines = entry["codeLines"] // len(widths)
+            continue
+        where = f"{entry['note']} (card {entry['ordinal']}, {entry['side']})"
+        checked[entry["width"]].add(
+            where, entry["mode"], {"problems": [[entry["kind"], entry["message"]]], "codeLines": 0}
+        )
+    return checked
+
+
+@pytest.fixture(scope="session", params=PASSES, ids=str)
+def checked(request: pytest.FixtureRequest) -> Checked:
+    """Every side of every card of the deck, checked in one engine at one width."""
+    where: Pass = request.param
+    if where.engine == "anki":
+        result: Checked = request.getfixturevalue("in_anki_reviewer")[where.width]
+        return result
+    sides = request.getfixturevalue("sides")
+    server = request.getfixturevalue("server")
+    if where.engine == "chromium":
+        return in_chromium(request.getfixturevalue("browser"), server, where, sides)
+    return in_webkit(request.getfixturevalue("webkit"), server, where, sides)
+
+
+# --- what every pass must show ----------------------------------------------------------------
 
 
 def test_the_preview_holds_both_sides_of_every_card_of_the_deck(
@@ -192,45 +387,70 @@ def test_the_preview_holds_both_sides_of_every_card_of_the_deck(
     assert {(s.note_id, s.ordinal) for s in sides if s.side == "answer"} == expected
 
 
-def test_every_card_page_loads_and_is_checked(findings: dict[str, list[Finding]]) -> None:
-    assert not findings["load"], report(findings["load"])
+def test_every_side_of_every_card_is_checked(checked: Checked, sides: list[Side]) -> None:
+    assert checked.sides == len(sides)
+    assert not checked.findings["load"], checked.report("load")
 
 
-def test_every_card_turns_to_night_mode_as_anki_does(findings: dict[str, list[Finding]]) -> None:
-    assert not findings["mode"], report(findings["mode"])
+def test_every_card_turns_to_night_mode_as_anki_does(checked: Checked) -> None:
+    assert not checked.findings["mode"], checked.report("mode")
 
 
-def test_no_card_scrolls_sideways_on_a_phone(findings: dict[str, list[Finding]]) -> None:
-    assert not findings["sideways"], report(findings["sideways"])
+def test_no_card_scrolls_sideways(checked: Checked) -> None:
+    assert not checked.findings["sideways"], checked.report("sideways")
 
 
-def test_text_code_and_formulas_reach_a_contrast_of_4_5_to_1(
-    findings: dict[str, list[Finding]],
-) -> None:
-    assert not findings["contrast"], report(findings["contrast"])
+def test_text_code_and_formulas_reach_a_contrast_of_4_5_to_1(checked: Checked) -> None:
+    assert not checked.findings["contrast"], checked.report("contrast")
 
 
-def test_every_image_loads_and_fits_the_screen(findings: dict[str, list[Finding]]) -> None:
-    assert not findings["image"], report(findings["image"])
+def test_every_image_loads_and_fits_the_screen(checked: Checked) -> None:
+    assert not checked.findings["image"], checked.report("image")
 
 
-def test_each_mode_shows_its_own_variant_of_a_figure(findings: dict[str, list[Finding]]) -> None:
-    assert not findings["figure"], report(findings["figure"])
+def test_no_figure_is_blown_up_past_its_natural_size(checked: Checked) -> None:
+    assert not checked.findings["blowup"], checked.report("blowup")
 
 
-def test_every_formula_is_typeset_without_network(findings: dict[str, list[Finding]]) -> None:
-    assert not findings["math"], report(findings["math"])
+def test_each_mode_shows_its_own_variant_of_a_figure(checked: Checked) -> None:
+    assert not checked.findings["figure"], checked.report("figure")
 
 
-def test_text_is_large_enough_to_read(findings: dict[str, list[Finding]]) -> None:
-    assert not findings["size"], report(findings["size"])
+def test_every_formula_is_typeset_without_network(checked: Checked) -> None:
+    assert not checked.findings["math"], checked.report("math")
 
 
-def test_the_source_line_is_shown_in_full_legibly_by_day_and_night(
-    findings: dict[str, list[Finding]],
-) -> None:
+def test_text_is_large_enough_to_read(checked: Checked) -> None:
+    assert not checked.findings["size"], checked.report("size")
+
+
+def test_the_source_line_is_shown_in_full(checked: Checked) -> None:
     # Its contrast and size are checked with all text (test_text_..., above).
-    assert not findings["source"], report(findings["source"])
+    assert not checked.findings["source"], checked.report("source")
+
+
+def test_no_line_of_prose_is_longer_than_a_comfortable_measure(checked: Checked) -> None:
+    assert not checked.findings["measure"], checked.report("measure")
+
+
+def test_no_line_of_code_runs_past_its_block_on_a_phone(checked: Checked, repo_copy: Path) -> None:
+    assert not checked.findings["code"], checked.report("code")
+    # Every line of answer code was seen, by day and by night (and fenced text besides).
+    lines = sum(len(n.code.splitlines()) for n in load(repo_copy).notes if n.code)
+    assert checked.code_lines >= 2 * lines
+
+
+@pytest.mark.parametrize("checked", [p for p in PASSES if p.width < 600], indirect=True, ids=str)
+def test_copying_the_code_off_a_card_gives_the_verified_code(
+    checked: Checked, repo_copy: Path
+) -> None:
+    # On a phone, where the lines wrap: the wrapping must not change what is copied.
+    code = {n.id: n.code for n in load(repo_copy).notes if n.code}
+    assert checked.copied.keys() == code.keys()
+    # A selection that ends at the end of a block leaves out the block's last line break.
+    assert {k: v.rstrip("\n") for k, v in checked.copied.items()} == {
+        k: v.rstrip("\n") for k, v in code.items()
+    }
 
 
 def test_every_sourced_note_names_its_sources_on_the_back_and_never_on_the_front(
@@ -246,34 +466,47 @@ def test_every_sourced_note_names_its_sources_on_the_back_and_never_on_the_front
     assert wrong == []
 
 
-def test_the_checks_find_what_they_look_for(phone: Page, server: str) -> None:
+# --- the checks themselves, and the CSS on content the deck may not hold today ----------------
+
+
+def test_the_checks_find_what_they_look_for(phone: Page, server: str, deck_preview: Path) -> None:
     # A page with one of each problem, styled like a card: the checks must name every one.
     wide_line = "x = 1  " * 80
+    prose = "A line of prose that goes on and on. " * 20
     broken = f"""<!doctype html><html><head><link rel="stylesheet" href="cards/card.css">
         <style>.faint {{ color: #bbbbbb }} pre.wide {{ overflow: visible }}
-        .tiny {{ font-size: 10px }}</style>
+        .tiny {{ font-size: 10px }} .wide-prose {{ width: 1400px }}</style>
         <script src="cards/mathjax.js" defer></script></head>
         <body class="card card1"><div id="qa">
         <p class="faint">Grey on white.</p>
         <pre class="wide">{wide_line}</pre>
+        <div class="highlight"><pre style="white-space: pre"><span class="line">{wide_line}
+        </span></pre></div>
         <img src="missing.png" style="max-width: none; width: 900px; height: 10px">
         <img class="figure figure-light" src="missing.png" style="display: none">
+        <img src="cards/{{figure}}" style="max-width: none; width: 2000px">
         <p class="tiny">Small print.</p>
+        <p class="wide-prose">{prose}</p>
         <div class="source" style="color: #c0c0c0; font-size: 12px">Source: a faint line</div>
         <div class="source" style="display: none">Source: hidden</div>
         <p>A fraction without its denominator: \\(\\frac{{1}}\\)</p>
         </div></body></html>"""
+    figure = next((deck_preview / "cards").glob("fig-*.png")).name
+    broken = broken.replace("{figure}", figure)
     phone.route(server + "broken", lambda route: route.fulfill(body=broken))
     phone.goto(server + "broken")
-    by_day = phone.evaluate(CHECKS, "day")
+    by_day = phone.evaluate(CHECKS, "day")["problems"]
     assert {kind for kind, _ in by_day} == {
         "sideways",
         "contrast",
         "image",
+        "blowup",
         "figure",
         "size",
         "math",
         "source",
+        "code",
+        "measure",
     }, by_day
     assert any("Grey on white" in message and "1.9" in message for _, message in by_day)
     assert any("a faint line" in message for kind, message in by_day if kind == "contrast")
@@ -281,8 +514,9 @@ def test_the_checks_find_what_they_look_for(phone: Page, server: str) -> None:
     assert [m for kind, m in by_day if kind == "source"] == [
         'the source line "Source: hidden" (div.source) is not shown in full'
     ]
+    assert any("A line of prose" in m for kind, m in by_day if kind == "measure")
     # The page has no night switch: asking for night mode must fail.
-    assert "mode" in {kind for kind, _ in phone.evaluate(CHECKS, "night")}
+    assert "mode" in {kind for kind, _ in phone.evaluate(CHECKS, "night")["problems"]}
 
 
 WIDE_NOTES = r"""
@@ -311,7 +545,6 @@ def test_the_card_css_fits_wide_content_on_a_phone(
     make_project: MakeProject, deckbuild: Callable[..., Run], phone: Page
 ) -> None:
     # The deck may not hold every kind of wide content today; the CSS must fit each anyway.
-    from PIL import Image
 
     root = make_project({"source/stress.yaml": WIDE_NOTES})
     (root / "source" / "media").mkdir()
@@ -320,8 +553,8 @@ def test_the_card_css_fits_wide_content_on_a_phone(
     assert run.status == 0, run.err
     page = (root / "preview" / "cards" / "wide-everything.1.answer.html").as_uri()
     for mode in MODES:
-        phone.goto(page)
-        assert phone.evaluate(CHECKS, mode) == [], mode
+        phone.goto(page + ("#night" if mode == "night" else ""))
+        assert phone.evaluate(CHECKS, mode)["problems"] == [], mode
     widths = phone.evaluate(
         "[...document.querySelectorAll('table, pre, img')].map(e => e.scrollWidth)"
     )
@@ -333,44 +566,63 @@ def test_the_index_finds_cards_by_tag_and_text_and_switches_to_night(
 ) -> None:
     phone.set_viewport_size({"width": 1200, "height": 800})
     phone.goto((deck_preview / "index.html").as_uri())
-    # Tagged, not only live: a retired code note keeps its tags, and its notice is a card too.
+    # Retired code notes keep their tags (kind::code included), as their notices do in Anki.
     code_notes = [n for n in load(repo_copy).notes if "kind::code" in n.tags]
+    answered = next(n for n in code_notes if n.code)
     phone.fill("#search", "tag:kind::code")
     assert phone.locator("#cards li:visible").count() == len(code_notes)
-    phone.fill("#search", f"tag:kind::code {code_notes[0].id}")
+    phone.fill("#search", f"tag:kind::code {answered.id}")
     assert phone.locator("#cards li:visible").count() == 1
     phone.locator("#cards li:visible a.answer").click()
     phone.click("#mode")
     frame = phone.locator("iframe")
-    assert frame.get_attribute("src") == f"cards/{code_notes[0].id}.1.answer.html#night"
+    assert frame.get_attribute("src") == f"cards/{answered.id}.1.answer.html#night"
     card = phone.frame_locator("iframe").locator("body")
     assert "nightMode" in (card.get_attribute("class") or "")
     assert card.locator(".highlight").count() == 1
 
 
-def test_screenshots_of_a_sample_of_cards(
-    phone: Page, server: str, sides: list[Side], repo_copy: Path
+def test_screenshots_of_a_dozen_cards_in_each_engine(
+    phone: Page,
+    webkit: webdriver.WebKitGTK,
+    server: str,
+    repo_copy: Path,
+    in_anki_reviewer: dict[int, Checked],
 ) -> None:
-    """Leaves day and night screenshots of a dozen cards for a person to look at."""
-    notes = load(repo_copy).notes
-    wanted = {
-        next((n.id for n in notes if n.code), None),  # highlighted code
-        next((n.id for n in notes if n.figure), None),  # a figure, day and night variants
-        next((n.id for n in notes if n.kind == "cloze"), None),
-        next((n.id for n in notes if "$$" in n.back), None),  # display math
-    }
-    answers = [s for s in sides if s.side == "answer"]
-    chosen = [s for s in answers if s.note_id in wanted and s.ordinal == 1]
-    sample = list(dict.fromkeys([*chosen, *answers[:: len(answers) // 12]]))[:12]
-    # Beside the session's copy of the deck in pytest's temporary folder, never in the checkout.
-    shots = repo_copy / "screenshots"
-    shutil.rmtree(shots, ignore_errors=True)
-    shots.mkdir(parents=True)
-    for side in sample:
+    """Leaves day and night screenshots of the same dozen answers from each engine."""
+    shots = screenshots_folder(repo_copy)
+    sample = sample_cards(repo_copy)
+    for note, ordinal in sample:
         for mode in MODES:
-            phone.goto(server + side.page + ("#night" if mode == "night" else ""))
+            page = f"{server}cards/{note}.{ordinal}.answer.html" + (
+                "#night" if mode == "night" else ""
+            )
+            phone.goto(page)
             phone.evaluate("async () => window.MathJax && MathJax.startup.promise")
-            shot = shots / f"{side.note_id}.{side.ordinal}.{mode}.png"
-            phone.screenshot(path=shot, full_page=True)
-            assert shot.stat().st_size > 1000
-    assert len(list(shots.glob("*.png"))) == 2 * len(sample) == 2 * 12
+            phone.screenshot(path=shots / f"chromium-{note}.{ordinal}.{mode}.png", full_page=True)
+            webkit.get(server + HOST)
+            webkit.execute_async_script(
+                """const [page, done] = arguments;
+                const frame = document.createElement("iframe");
+                frame.id = "shot";
+                frame.style = "width: 360px; height: 800px; border: 0; display: block";
+                frame.onload = async () => {
+                  const view = frame.contentWindow;
+                  if (view.MathJax && view.MathJax.startup) await view.MathJax.startup.promise;
+                  done();
+                };
+                frame.src = page;
+                document.body.append(frame);""",
+                page,
+            )
+            # WebKitGTK draws an element screenshot of a frame blank: crop the window's instead.
+            box = webkit.find_element(By.ID, "shot").rect
+            window = Image.open(io.BytesIO(webkit.get_screenshot_as_png()))
+            bottom = min(box["y"] + box["height"], window.height)  # the window may be shorter
+            frame = (box["x"], box["y"], box["x"] + box["width"], bottom)
+            window.crop(frame).save(shots / f"webkit-{note}.{ordinal}.{mode}.png")
+    # The reviewer program took its own while it checked the deck (in_anki_reviewer).
+    for engine in ("chromium", "webkit", "anki"):
+        taken = sorted(shots.glob(f"{engine}-*.png"))
+        assert len(taken) == 2 * len(sample) == 2 * 12, (engine, taken)
+        assert all(shot.stat().st_size > 5000 for shot in taken), engine
