@@ -30,7 +30,18 @@ def test_dollars_that_are_not_math_stay_dollars() -> None:
 def test_fenced_code_is_highlighted_with_css_classes_not_inline_styles() -> None:
     rendered = markdown_to_html("```text\nfor box in boxes: keep(box)\n```")
     assert '<div class="highlight">' in rendered
-    assert "style=" not in rendered
+    # The one inline style is each line's hanging indent: layout, never a colour, which night
+    # mode could not restyle.
+    assert re.findall(r'style="([^"]*)"', rendered) == ["padding-left:4ch;text-indent:-4ch"]
+
+
+def test_each_line_of_code_wraps_indented_past_its_own_start() -> None:
+    code = 'def f(x):\n    if x:\n        return "a long line"\n'
+    rendered = code_to_html(code)
+    hangs = re.findall(r"padding-left:(\d+)ch;text-indent:-(\d+)ch", rendered)
+    assert hangs == [("4", "4"), ("8", "8"), ("12", "12")]
+    (block,) = re.findall(r"<pre>(.*)</pre>", rendered, re.DOTALL)
+    assert html.unescape(re.sub(r"<[^>]+>", "", block)) == code
 
 
 def test_tables_render() -> None:
