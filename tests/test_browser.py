@@ -24,6 +24,7 @@ beside the session's copy of the deck (`screenshots/` in pytest's temporary fold
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
@@ -44,6 +45,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.webkitgtk.service import Service as WebKitService
 
@@ -109,6 +111,7 @@ RUN_CHECKS = """async ([pages, checks, frames, width, limit]) => {
   return results;
 }"""
 PAGE_TIMEOUT_MS = 20_000
+BATCH_TIMEOUT_S = 240  # a batch takes 5 to 60 s; past this, WebKit's web process is stuck
 
 
 @dataclass(frozen=True)
@@ -246,17 +249,30 @@ def display() -> Iterator[str]:
     xvfb.stdout.close()
 
 
+OpenWebKit = Callable[[], webdriver.WebKitGTK]
+
+
 @pytest.fixture(scope="session")
-def webkit(display: str) -> Iterator[webdriver.WebKitGTK]:
-    service = WebKitService(executable_path=WEBKIT_DRIVER, env={**os.environ, "DISPLAY": display})
-    with warnings.catch_warnings():
-        # selenium 4.5x's own WebKitGTK driver still passes a deprecated argument to its
-        # connection class; nothing for us to change.
-        warnings.filterwarnings("ignore", "setting remote_server_addr", DeprecationWarning)
-        driver = webdriver.WebKitGTK(service=service)
-    driver.set_script_timeout(PAGE_TIMEOUT_MS * BATCH / 1000)
-    yield driver
-    driver.quit()
+def open_webkit(display: str) -> Iterator[OpenWebKit]:
+    """Opens a new WebKit session, with a web process of its own; all are closed at the end."""
+    opened: list[webdriver.WebKitGTK] = []
+
+    def open_session() -> webdriver.WebKitGTK:
+        env = {**os.environ, "DISPLAY": display}
+        service = WebKitService(executable_path=WEBKIT_DRIVER, env=env)
+        with warnings.catch_warnings():
+            # selenium 4.5x's own WebKitGTK driver still passes a deprecated argument to its
+            # connection class; nothing for us to change.
+            warnings.filterwarnings("ignore", "setting remote_server_addr", DeprecationWarning)
+            driver = webdriver.WebKitGTK(service=service)
+        driver.set_script_timeout(BATCH_TIMEOUT_S)
+        opened.append(driver)
+        return driver
+
+    yield open_session
+    for driver in opened:
+        with contextlib.suppress(WebDriverException):
+            driver.quit()
 
 
 def check_pages(
@@ -287,15 +303,26 @@ def in_chromium(browser: Browser, server: str, where: Pass, sides: list[Side]) -
         host.close()
 
 
-def in_webkit(driver: webdriver.WebKitGTK, server: str, where: Pass, sides: list[Side]) -> Checked:
+def in_webkit(open_session: OpenWebKit, server: str, where: Pass, sides: list[Side]) -> Checked:
     call = f"const done = arguments[arguments.length - 1];({RUN_CHECKS})(arguments[0]).then(done);"
 
     def evaluate(args: list[Any]) -> dict[str, Any]:
-        # A fresh host page for each batch: WebKitGTK keeps what every frame of a page ever
-        # loaded, and a whole deck in one page grew its web process past 7 GB.
-        driver.get(server + HOST)
-        result: dict[str, Any] = driver.execute_async_script(call, args)
-        return result
+        # A session of its own for each batch: WebKitGTK's web process keeps what every frame
+        # ever loaded (a whole deck in one page grew it past 7 GB), and once in a few thousand
+        # pages it spins forever. A batch that hangs is tried once more in a new session.
+        for attempt in (1, 2):
+            driver = open_session()
+            try:
+                driver.get(server + HOST)
+                result: dict[str, Any] = driver.execute_async_script(call, args)
+                return result
+            except TimeoutException:
+                if attempt == 2:
+                    raise
+            finally:
+                with contextlib.suppress(WebDriverException):
+                    driver.quit()
+        raise AssertionError("unreachable")
 
     return check_pages(evaluate, where, sides)
 
@@ -367,7 +394,7 @@ def checked(request: pytest.FixtureRequest) -> Checked:
     server = request.getfixturevalue("server")
     if where.engine == "chromium":
         return in_chromium(request.getfixturevalue("browser"), server, where, sides)
-    return in_webkit(request.getfixturevalue("webkit"), server, where, sides)
+    return in_webkit(request.getfixturevalue("open_webkit"), server, where, sides)
 
 
 # --- what every pass must show ----------------------------------------------------------------
@@ -584,7 +611,7 @@ def test_the_index_finds_cards_by_tag_and_text_and_switches_to_night(
 
 def test_screenshots_of_a_dozen_cards_in_each_engine(
     phone: Page,
-    webkit: webdriver.WebKitGTK,
+    open_webkit: OpenWebKit,
     server: str,
     repo_copy: Path,
     in_anki_reviewer: dict[int, Checked],
@@ -592,6 +619,7 @@ def test_screenshots_of_a_dozen_cards_in_each_engine(
     """Leaves day and night screenshots of the same dozen answers from each engine."""
     shots = screenshots_folder(repo_copy)
     sample = sample_cards(repo_copy)
+    webkit = open_webkit()
     for note, ordinal in sample:
         for mode in MODES:
             page = f"{server}cards/{note}.{ordinal}.answer.html" + (
