@@ -45,7 +45,6 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.webkitgtk.service import Service as WebKitService
 
@@ -112,6 +111,7 @@ RUN_CHECKS = """async ([pages, checks, frames, width, limit]) => {
 }"""
 PAGE_TIMEOUT_MS = 20_000
 BATCH_TIMEOUT_S = 240  # a batch takes 5 to 60 s; past this, WebKit's web process is stuck
+SESSION_TIMEOUT_S = 60  # a WebKit session starts in about a second
 
 
 @dataclass(frozen=True)
@@ -252,15 +252,33 @@ def display() -> Iterator[str]:
 OpenWebKit = Callable[[], webdriver.WebKitGTK]
 
 
+@contextlib.contextmanager
+def stopped_after(service: WebKitService, seconds: float) -> Iterator[None]:
+    """Kills the WebKit driver if the block runs longer than `seconds`, so that a call waiting
+    on it fails instead of waiting forever: WebKitGTK's driver now and then waits without end
+    for a browser that never answers, and its web process now and then spins forever."""
+
+    def kill() -> None:
+        if service.process is not None:
+            service.process.kill()
+
+    timer = threading.Timer(seconds, kill)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 @pytest.fixture(scope="session")
 def open_webkit(display: str) -> Iterator[OpenWebKit]:
-    """Opens a new WebKit session, with a web process of its own; all are closed at the end."""
+    """Opens a new WebKit session (a driver and a browser of its own); all close at the end."""
     opened: list[webdriver.WebKitGTK] = []
 
     def open_session() -> webdriver.WebKitGTK:
         env = {**os.environ, "DISPLAY": display}
         service = WebKitService(executable_path=WEBKIT_DRIVER, env=env)
-        with warnings.catch_warnings():
+        with stopped_after(service, SESSION_TIMEOUT_S), warnings.catch_warnings():
             # selenium 4.5x's own WebKitGTK driver still passes a deprecated argument to its
             # connection class; nothing for us to change.
             warnings.filterwarnings("ignore", "setting remote_server_addr", DeprecationWarning)
@@ -271,7 +289,7 @@ def open_webkit(display: str) -> Iterator[OpenWebKit]:
 
     yield open_session
     for driver in opened:
-        with contextlib.suppress(WebDriverException):
+        with contextlib.suppress(Exception):
             driver.quit()
 
 
@@ -305,23 +323,27 @@ def in_chromium(browser: Browser, server: str, where: Pass, sides: list[Side]) -
 
 def in_webkit(open_session: OpenWebKit, server: str, where: Pass, sides: list[Side]) -> Checked:
     call = f"const done = arguments[arguments.length - 1];({RUN_CHECKS})(arguments[0]).then(done);"
+    session = [open_session()]
 
     def evaluate(args: list[Any]) -> dict[str, Any]:
-        # A session of its own for each batch: WebKitGTK's web process keeps what every frame
-        # ever loaded (a whole deck in one page grew it past 7 GB), and once in a few thousand
-        # pages it spins forever. A batch that hangs is tried once more in a new session.
+        # A fresh host page for each batch: WebKitGTK keeps what every frame of a page ever
+        # loaded, and a whole deck in one page grew its web process past 7 GB. A batch whose
+        # browser hangs (see stopped_after) is tried once more in a new session.
         for attempt in (1, 2):
-            driver = open_session()
+            driver = session[0]
             try:
-                driver.get(server + HOST)
-                result: dict[str, Any] = driver.execute_async_script(call, args)
+                with stopped_after(driver.service, BATCH_TIMEOUT_S + 30):
+                    driver.get(server + HOST)
+                    result: dict[str, Any] = driver.execute_async_script(call, args)
                 return result
-            except TimeoutException:
+            # Whatever a killed driver or a stuck script raises (selenium's errors, a closed
+            # connection): the second time it is the test's error.
+            except Exception:
                 if attempt == 2:
                     raise
-            finally:
-                with contextlib.suppress(WebDriverException):
+                with contextlib.suppress(Exception):
                     driver.quit()
+                session[0] = open_session()
         raise AssertionError("unreachable")
 
     return check_pages(evaluate, where, sides)
@@ -620,6 +642,22 @@ def test_screenshots_of_a_dozen_cards_in_each_engine(
     shots = screenshots_folder(repo_copy)
     sample = sample_cards(repo_copy)
     webkit = open_webkit()
+    with stopped_after(webkit.service, BATCH_TIMEOUT_S):
+        take_screenshots(phone, webkit, server, shots, sample)
+    # The reviewer program took its own while it checked the deck (in_anki_reviewer).
+    for engine in ("chromium", "webkit", "anki"):
+        taken = sorted(shots.glob(f"{engine}-*.png"))
+        assert len(taken) == 2 * len(sample) == 2 * 12, (engine, taken)
+        assert all(shot.stat().st_size > 5000 for shot in taken), engine
+
+
+def take_screenshots(
+    phone: Page,
+    webkit: webdriver.WebKitGTK,
+    server: str,
+    shots: Path,
+    sample: list[tuple[str, int]],
+) -> None:
     for note, ordinal in sample:
         for mode in MODES:
             page = f"{server}cards/{note}.{ordinal}.answer.html" + (
@@ -649,8 +687,3 @@ def test_screenshots_of_a_dozen_cards_in_each_engine(
             bottom = min(box["y"] + box["height"], window.height)  # the window may be shorter
             frame = (box["x"], box["y"], box["x"] + box["width"], bottom)
             window.crop(frame).save(shots / f"webkit-{note}.{ordinal}.{mode}.png")
-    # The reviewer program took its own while it checked the deck (in_anki_reviewer).
-    for engine in ("chromium", "webkit", "anki"):
-        taken = sorted(shots.glob(f"{engine}-*.png"))
-        assert len(taken) == 2 * len(sample) == 2 * 12, (engine, taken)
-        assert all(shot.stat().st_size > 5000 for shot in taken), engine
