@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from builder.publish import exclusive, publish
-from tests.conftest import MakeProject, Run
+from tests.conftest import MakeProject, Run, harness_processes
 
 Deckbuild = Callable[..., Run]
 
@@ -192,16 +192,7 @@ SLOW = """
 
 def running_answers(build: subprocess.Popen[str]) -> list[int]:
     """The process ids of the sandboxed answers that `build` has running."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            command = (stat.parent / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue  # ended meanwhile
-        if parent == build.pid and b"harness.py" in command:
-            found.append(int(stat.parent.name))
-    return found
+    return [pid for pid, parent in harness_processes().items() if parent == build.pid]
 
 
 def test_ctrl_c_while_answers_run_stops_them_and_the_build_at_once(
@@ -230,15 +221,7 @@ def test_ctrl_c_while_answers_run_stops_them_and_the_build_at_once(
 
 def sandbox_jobs(build: subprocess.Popen[str]) -> tuple[list[int], list[int]]:
     """The build's sandbox workers, and the jobs (answers, figures) they have running."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            command = (stat.parent / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if b"harness.py" in command:
-            parents[int(stat.parent.name)] = parent
+    parents = harness_processes()
     workers = [pid for pid, parent in parents.items() if parent == build.pid]
     return workers, [pid for pid, parent in parents.items() if parent in workers]
 

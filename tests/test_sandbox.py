@@ -22,7 +22,7 @@ from builder.notes import Case, Note
 from builder.notes import Tests as CodeTests  # as `Tests`, pytest would try to collect it
 from builder.problems import Location
 from builder.verify import Failure, Verification, verify
-from tests.conftest import REPO, MakeProject, write_project
+from tests.conftest import REPO, MakeProject, harness_processes, write_project
 
 SOURCE = Path("source/limits.yaml")
 
@@ -610,17 +610,9 @@ def ipc_objects() -> dict[str, list[str]]:
     }
 
 
-def harness_processes() -> list[int]:
+def leftover_sandbox_processes() -> list[int]:
     """Sandbox workers and jobs alive now, except this test run's own warm workers."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            command = (stat.parent / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if str(sandbox.HARNESS).encode() in command and parent != os.getpid():
-            found.append(int(stat.parent.name))
+    found = [pid for pid, parent in harness_processes().items() if parent != os.getpid()]
     return [pid for pid in found if Path(f"/proc/{pid}").exists()]
 
 
@@ -915,7 +907,7 @@ def test_a_wrong_answer_fails_the_build_with_status_1_and_leaves_nothing_behind(
     assert result.returncode == 1, result.stderr
     assert "attack: case 'runs' failed" in result.stderr
     assert ipc_objects() == before
-    assert harness_processes() == []
+    assert leftover_sandbox_processes() == []
 
 
 NO_LANDLOCK = """
@@ -1090,4 +1082,4 @@ def test_a_failing_figure_script_fails_the_build_with_status_1(make_project: Mak
     assert "stopped: tried to read outside its folder (open)" in result.stderr
     assert "1 figure script(s) failed; nothing was written" in result.stderr
     assert ipc_objects() == before
-    assert harness_processes() == []
+    assert leftover_sandbox_processes() == []
