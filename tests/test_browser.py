@@ -675,7 +675,9 @@ def take_screenshots(
                 frame.onload = async () => {
                   const view = frame.contentWindow;
                   if (view.MathJax && view.MathJax.startup) await view.MathJax.startup.promise;
-                  done();
+                  // Two frames later the page is painted: WebKit's window capture is not
+                  // blank.
+                  view.requestAnimationFrame(() => view.requestAnimationFrame(() => done()));
                 };
                 frame.src = page;
                 document.body.append(frame);""",
