@@ -931,12 +931,18 @@ def test_a_machine_without_a_wall_refuses_to_run_answers_unless_told_the_risk(
 
     refused = check(root, preload=preload)
     accepted = check(root, "--accept-weaker-sandbox", preload=preload)
+    walled = check(root)
+    again = check(root)
 
     assert refused.returncode == 1, refused.stderr
     assert f"the sandbox cannot raise its walls on this machine ({wall}:" in refused.stderr
     assert "pass --accept-weaker-sandbox" in refused.stderr
     assert accepted.returncode == 0, accepted.stderr
     assert f"answers ran without these walls of the sandbox: {wall} (" in accepted.stderr
+    # A pass behind weaker walls is not cached: the next build runs the answer with every
+    # wall, and only that pass is remembered.
+    assert "(1 run, 0 from cache)" in walled.stdout, walled.stdout
+    assert "(0 run, 1 from cache)" in again.stdout, again.stdout
 
 
 # --- the same walls for figure scripts ----------------------------------------------------------
