@@ -1,5 +1,6 @@
 """The pinhole camera: a side view of the projection, and a cube projected with K, R, t."""
 
+import matplotlib as mpl
 import numpy as np
 from _style import bare, theme
 
@@ -58,7 +59,10 @@ def side_view(ax, t):
 def draw(fig, variant, code):
     t = theme(fig, variant)
     project = code["code-project-points"].project_points
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
+    # The pixel axes has its ticks on top: made, and titled, where matplotlib places its title
+    # above them (see _style.py).
+    with mpl.rc_context({"axes.titley": None}):
+        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
     side_view(left, t)
     corners, edges = cube()
     pixels = project(corners, K, rotation(0.6, 0.35), np.array([0.2, 0.1, 3.2]))
@@ -76,4 +80,5 @@ def draw(fig, variant, code):
     ax.spines["top"].set_visible(True)
     ax.spines["bottom"].set_visible(False)
     ax.spines["right"].set_visible(True)
-    ax.set_title("pixels: $u$ right, $v$ down", fontsize=10)
+    with mpl.rc_context({"axes.titley": None}):  # as when it was made: above its ticks
+        ax.set_title("pixels: $u$ right, $v$ down", fontsize=10)
