@@ -147,6 +147,16 @@ READ_EVENTS: Mapping[str, tuple[int, ...]] = {
 SIGNAL_EVENTS = frozenset({"os.kill", "os.killpg"})
 THREAD_EVENTS = frozenset({"_thread.start_new_thread"})
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+# Every event the Guard has a rule for. The hook sees every audit event, and matplotlib alone
+# raises a hundred thousand `builtins.id` events drawing the deck's figures: the others return
+# after one lookup.
+WATCHED_EVENTS = (
+    frozenset(
+        PROCESS_EVENTS | NETWORK_EVENTS | SIGNAL_EVENTS | THREAD_EVENTS | {"os.chdir", "open"}
+    )
+    | frozenset(WRITE_EVENTS)
+    | frozenset(READ_EVENTS)
+)
 MAX_DEPTH = 64  # of nested values sent back; deeper ones go as text
 
 Send = Callable[[Mapping[str, Any]], None]
@@ -596,6 +606,8 @@ class Guard:
         self.broke: str | None = None
 
     def __call__(self, event: str, args: tuple[Any, ...]) -> None:
+        if event not in WATCHED_EVENTS:
+            return
         rule = self._rule(event, args)
         if rule is not None:
             self.broke = self.broke or f"{rule} ({event})"
