@@ -85,13 +85,24 @@ def visible(files: dict[str, bytes]) -> dict[str, bytes]:
 def start_build(root: Path, pause_at: str | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, **({"DECKBUILD_PAUSE_AT": pause_at} if pause_at else {})}
     return subprocess.Popen(
-        [sys.executable, "-m", "builder", "build", "--project", str(root), "--jobs", "1"],
+        [sys.executable, "-c", AS_FROM_A_TERMINAL, "build", "--project", str(root), "--jobs", "1"],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
+
+
+# `deckbuild` with Ctrl-C turned into KeyboardInterrupt, as from a terminal, even when pytest
+# runs in the background: a shell without job control starts background commands with SIGINT
+# ignored, which Python then leaves ignored.
+AS_FROM_A_TERMINAL = """
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from builder.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 def wait_for(process: subprocess.Popen[str], line: str, timeout: float = 60) -> None:
