@@ -91,7 +91,8 @@ def theme(fig: Figure, variant: str) -> Theme:
             # Titles sit just above the axes. Left unset, matplotlib measures every axis's tick
             # labels at each layout pass to see whether a title must move up, which took a
             # tenth of the time drawing a figure takes (#19). An axes with ticks or a label on
-            # top is made in `rc_context({"axes.titley": None})` (pinhole-projection.py).
+            # top is made, and titled, in `rc_context({"axes.titley": None})` (as in
+            # pinhole-projection.py).
             "axes.titley": 1.0,
             "axes.prop_cycle": mpl.cycler(color=list(t.cycle)),
             "axes.spines.top": False,
