@@ -216,12 +216,21 @@ def figure_to_html(name: str, light: str, dark: str) -> str:
 @cache
 def _converter() -> markdown.Markdown:
     import markdown
+    from markdown import util
     from markdown.extensions import Extension
     from markdown.extensions.codehilite import CodeHiliteExtension
     from markdown.extensions.fenced_code import FencedCodeExtension
     from markdown.extensions.sane_lists import SaneListExtension
     from markdown.extensions.tables import TableExtension
+    from markdown.inlinepatterns import (
+        IMAGE_LINK_RE,
+        LINK_RE,
+        ImageInlineProcessor,
+        LinkInlineProcessor,
+    )
     from markdown.preprocessors import Preprocessor
+
+    Link = tuple[str, str | None, int, bool]  # href, title, end, whether it is a link
 
     class Math(Preprocessor):
         """Hands each formula to Markdown's own stash of finished HTML, which puts it back
@@ -245,6 +254,30 @@ def _converter() -> markdown.Markdown:
             # After fenced code (25) has stashed whole code blocks, before raw HTML (20).
             md.preprocessors.register(Math(md), "math", 24)
 
+    # What a code span or a formula stands as in the text while Markdown parses the rest.
+    stashed = (util.INLINE_PLACEHOLDER_PREFIX, util.HTML_PLACEHOLDER.split("%")[0])
+
+    def code_first(self: LinkInlineProcessor, data: str, index: int) -> Link:
+        """A link's destination, unless it would swallow a code span or a formula: then the
+        brackets stay text. Python-Markdown put the code's text into the `href` and dropped the
+        code from the card (`[see]( `x` )`); CommonMark gives code spans precedence."""
+        href, title, end, handled = LinkInlineProcessor.getLink(self, data, index)
+        if handled and any(mark in data[index:end] for mark in stashed):
+            return href, title, end, False
+        return href, title, end, handled
+
+    class CodeFirstLink(LinkInlineProcessor):
+        getLink = code_first
+
+    class CodeFirstImage(ImageInlineProcessor):
+        getLink = code_first
+
+    class CodeFirstExtension(Extension):
+        def extendMarkdown(self, md: markdown.Markdown) -> None:
+            # In place of Markdown's own link and image patterns, at their priorities.
+            md.inlinePatterns.register(CodeFirstLink(LINK_RE, md), "link", 160)
+            md.inlinePatterns.register(CodeFirstImage(IMAGE_LINK_RE, md), "image_link", 150)
+
     # Extensions as objects, not names: Markdown looks names up among every installed
     # package's entry points, which took longer than the rest of a one-note rebuild.
     codehilite = CodeHiliteExtension(
@@ -256,6 +289,7 @@ def _converter() -> markdown.Markdown:
         TableExtension(),
         SaneListExtension(),
         MathExtension(),
+        CodeFirstExtension(),
     ]
     return markdown.Markdown(extensions=extensions, output_format="html")
 
