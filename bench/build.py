@@ -668,7 +668,6 @@ def profile_cold(project: Path, jobs: int, scratch: Path) -> None:
 
     run = build(project, jobs, fresh=True)
     store = Store(scratch / "profile-cache")
-    sandbox.shutdown()
     seconds: dict[str, float] = {}
 
     def timed_stage(name: str, work: Callable[[], Any]) -> Any:

@@ -201,9 +201,21 @@ SLOW = """
 )
 
 
-def running_answers(build: subprocess.Popen[str]) -> list[int]:
-    """The process ids of the sandboxed answers that `build` has running."""
-    return [pid for pid, parent in harness_processes().items() if parent == build.pid]
+def sandbox_jobs(build: subprocess.Popen[str]) -> tuple[list[int], list[int]]:
+    """The build's sandbox workers, and the jobs (answers, figures) they have running."""
+    parents = harness_processes()
+    workers = [pid for pid, parent in parents.items() if parent == build.pid]
+    return workers, [pid for pid, parent in parents.items() if parent in workers]
+
+
+def started(build: subprocess.Popen[str], what: str) -> tuple[list[int], list[int]]:
+    """Waits until `build` runs a sandbox job (`what` names it); its workers and their jobs."""
+    deadline = time.monotonic() + 60
+    while not (running := sandbox_jobs(build))[1]:
+        assert build.poll() is None, f"the build ended before any {what} ran"
+        assert time.monotonic() < deadline, f"no {what} started within 60 s"
+        time.sleep(0.02)
+    return running
 
 
 def test_ctrl_c_while_answers_run_stops_them_and_the_build_at_once(
@@ -212,11 +224,7 @@ def test_ctrl_c_while_answers_run_stops_them_and_the_build_at_once(
     root = make_project({"source/slow.yaml": SLOW})
     build = start_build(root)  # one answer at a time: the others wait in the queue
     builds.append(build)
-    deadline = time.monotonic() + 60
-    while not (answers := running_answers(build)):
-        assert build.poll() is None, "the build ended before any answer ran"
-        assert time.monotonic() < deadline, "no answer started within 60 s"
-        time.sleep(0.02)
+    workers, answers = started(build, "answer")
 
     build.send_signal(signal.SIGINT)  # a terminal's Ctrl-C; answers run in sessions of their own
     build.wait(timeout=60)
@@ -227,14 +235,7 @@ def test_ctrl_c_while_answers_run_stops_them_and_the_build_at_once(
     assert build.returncode == 130
     assert build.stderr is not None
     assert "deckbuild: interrupted; nothing was written" in build.stderr.read()
-    assert not [pid for pid in answers if Path(f"/proc/{pid}").exists()]
-
-
-def sandbox_jobs(build: subprocess.Popen[str]) -> tuple[list[int], list[int]]:
-    """The build's sandbox workers, and the jobs (answers, figures) they have running."""
-    parents = harness_processes()
-    workers = [pid for pid, parent in parents.items() if parent == build.pid]
-    return workers, [pid for pid, parent in parents.items() if parent in workers]
+    assert not [pid for pid in workers + answers if Path(f"/proc/{pid}").exists()]
 
 
 SLOW_FIGURES = {
@@ -258,11 +259,7 @@ def test_ctrl_c_or_sigterm_while_figures_draw_stops_them_and_the_build_at_once(
     root = make_project(SLOW_FIGURES)
     build = start_build(root)  # one figure at a time: the others wait in the queue
     builds.append(build)
-    deadline = time.monotonic() + 60
-    while not (running := sandbox_jobs(build))[1]:
-        assert build.poll() is None, "the build ended before any figure was drawn"
-        assert time.monotonic() < deadline, "no figure started within 60 s"
-        time.sleep(0.02)
+    workers, jobs = started(build, "figure")
 
     build.send_signal(number)
     build.wait(timeout=60)
@@ -271,7 +268,6 @@ def test_ctrl_c_or_sigterm_while_figures_draw_stops_them_and_the_build_at_once(
     # finish, its drawing would be in the cache; none is, and the running one is gone.
     assert not list((root / ".cache").rglob("figures/*.json"))
     assert build.returncode == (130 if number == signal.SIGINT else 143)
-    workers, jobs = running
     left = [pid for pid in workers + jobs if Path(f"/proc/{pid}").exists()]
     assert not left, [Path(f"/proc/{pid}/stat").read_text() for pid in left]
     assert not (root / "dist").exists() and not (root / "notes.lock").exists()
@@ -283,16 +279,11 @@ def test_a_killed_build_leaves_no_sandbox_process_behind(
     root = make_project({"source/slow.yaml": SLOW, **SLOW_FIGURES})
     build = start_build(root)
     builds.append(build)
-    deadline = time.monotonic() + 60
-    while not (running := sandbox_jobs(build))[1]:
-        assert build.poll() is None, "the build ended before any job ran"
-        assert time.monotonic() < deadline, "no job started within 60 s"
-        time.sleep(0.02)
+    workers, jobs = started(build, "job")
 
     build.send_signal(signal.SIGKILL)  # no cleanup of its own: its workers notice it has gone
     build.wait(timeout=60)
 
-    workers, jobs = running
     deadline = time.monotonic() + 5
     while (left := [pid for pid in workers + jobs if Path(f"/proc/{pid}").exists()]) and (
         time.monotonic() < deadline
