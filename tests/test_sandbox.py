@@ -1089,3 +1089,126 @@ def test_a_failing_figure_script_fails_the_build_with_status_1(make_project: Mak
     assert "1 figure script(s) failed; nothing was written" in result.stderr
     assert ipc_objects() == before
     assert leftover_sandbox_processes() == []
+
+
+# --- a build without root -----------------------------------------------------------------------
+
+# Makes the build that follows run as uid 1000 in a user namespace of its own: the sandbox then
+# takes the path of everyone who builds without root (user namespaces, no change of user),
+# whoever runs the tests. The uid outside is unchanged, so the interpreter stays readable.
+AS_A_USER = """
+import ctypes, os
+uid, gid = os.geteuid(), os.getegid()
+if ctypes.CDLL(None, use_errno=True).unshare(0x10000000) != 0:  # CLONE_NEWUSER
+    raise SystemExit(f"no user namespace: {os.strerror(ctypes.get_errno())}")
+maps = {"setgroups": "deny", "uid_map": f"1000 {uid} 1", "gid_map": f"1000 {gid} 1"}
+for name, text in maps.items():
+    with open(f"/proc/self/{name}", "w") as file:
+        file.write(text)
+"""
+
+
+@pytest.fixture
+def as_a_user() -> str:
+    probe = subprocess.run(
+        [sys.executable, "-c", AS_A_USER], capture_output=True, text=True, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"this machine cannot start a build without root: {probe.stderr.strip()}")
+    return AS_A_USER
+
+
+def test_a_build_without_root_raises_the_same_walls_for_answers_and_figures(
+    make_project: MakeProject, world_writable: Path, listener: socket.socket, as_a_user: str
+) -> None:
+    through_libc = world_writable / "through-libc.txt"
+    audited = world_writable / "audited.txt"
+    drawn = world_writable / "drawn.txt"
+    port = listener.getsockname()[1]
+    root = make_project(
+        {
+            "source/a.yaml": f"""
+                deck: D
+                notes:
+                  - id: whoami
+                    front: Q?
+                    code: |
+                      import os
+
+                      def f():
+                          return os.geteuid()
+                    tests:
+                      call: f
+                      cases:
+                        - name: runs as the user who builds
+                          expect: 1000
+                  - id: kernel-walls
+                    front: Q?
+                    code: |
+                      import ctypes, os, socket, struct
+
+                      def f():
+                          libc = ctypes.CDLL(None)
+                          with open("run.sh", "w") as script:
+                              script.write("#!/bin/sh\\ntouch {through_libc}\\n")
+                          os.chmod("run.sh", 0o755)
+                          address = struct.pack("HH4s8x", socket.AF_INET, socket.htons({port}),
+                                                socket.inet_aton("127.0.0.1"))
+                          return [
+                              libc.open({str(through_libc).encode()!r}, os.O_WRONLY | os.O_CREAT),
+                              libc.connect(libc.socket(2, 1, 0), address, len(address)),
+                              libc.execve(b"./run.sh", None, None),
+                              libc.shmget(0, 4096, 0o1600),
+                              libc.msgget(0, 0o1600),
+                              libc.fork(),
+                          ]
+                    tests:
+                      call: f
+                      cases:
+                        - name: every call is refused by the kernel
+                          expect: [-1, -1, -1, -1, -1, -1]
+                  - id: audited
+                    front: Q?
+                    code: |
+                      def f():
+                          try:
+                              open({str(audited)!r}, "w").write("escaped")
+                          except OSError:
+                              pass
+                          return 0
+                    tests:
+                      call: f
+                      cases:
+                        - name: runs
+                          expect: 0
+                  - id: drawn
+                    front: Q?
+                    back: A.
+                    figure: attack
+            """,
+            "figures/attack.py": f"""
+                import ctypes
+                import os
+
+
+                def draw(fig, variant, code):
+                    flags = os.O_WRONLY | os.O_CREAT
+                    assert ctypes.CDLL(None).open({str(drawn).encode()!r}, flags) == -1
+                    fig.subplots().plot([0, 1], [0, 1])
+            """,
+        }
+    )
+    before = ipc_objects()
+
+    result = check(root, preload=as_a_user)
+
+    assert result.returncode == 1, result.stderr
+    assert "audited: case 'runs' failed" in result.stderr
+    assert "stopped:   tried to write outside its folder (open)" in result.stderr
+    assert "deckbuild: 1 code answer failed verification" in result.stderr
+    assert "figure" not in result.stderr  # it was drawn, its write refused
+    assert list(world_writable.iterdir()) == []
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+    assert ipc_objects() == before
+    assert leftover_sandbox_processes() == []
