@@ -8,6 +8,7 @@ earns a report a person can act on.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -234,8 +235,13 @@ def _runner_identity() -> str:
     """Everything outside the note that can change a verdict: harness, judge, Python, numpy."""
     judge = Path(__file__).with_name("judge.py")
     harness = hashlib.sha256(sandbox.HARNESS.read_bytes() + judge.read_bytes()).hexdigest()
-    numpy_version = importlib.metadata.version("numpy")
-    return f"harness {harness}; python {sys.version}; numpy {numpy_version}"
+    return f"harness {harness}; python {sys.version}; numpy {_numpy_version()}"
+
+
+@functools.cache
+def _numpy_version() -> str:
+    # Looked up once per process: each lookup scans the installed distributions' metadata.
+    return importlib.metadata.version("numpy")
 
 
 def _key(job: Mapping[str, Any], limits: sandbox.Limits, runner: str) -> str:
@@ -443,7 +449,7 @@ def _verdict(note: Note, answer: _Run, reference: _Run | None) -> Verdict:
         stopped(reference, "the tests' own run")
     if failures:
         return tuple(failures)
-    return _evidence(note.id, tests, importlib.metadata.version("numpy"))
+    return _evidence(note.id, tests, _numpy_version())
 
 
 @dataclass(frozen=True)
