@@ -37,11 +37,14 @@ if TYPE_CHECKING:
 CODE_CLASS = "highlight"
 
 # Code first, so a `$` inside code is never taken for math; then display math before inline.
+# An inline formula may run over a line break, as sources wrap their lines, but never over a
+# blank line: a new paragraph ends it (found on three notes whose formulas showed as raw TeX).
 _PROTECTED = re.compile(
     r"(?P<fence>^[ \t]*(?P<mark>`{3,}|~{3,}).*?^[ \t]*(?P=mark)[ \t]*$)"
     r"|(?P<code>(?P<ticks>`+).+?(?P=ticks))"
     r"|(?P<display>\$\$(?P<display_tex>.+?)\$\$)"
-    r"|(?P<inline>(?<![\\$\w])\$(?P<inline_tex>[^\s$](?:[^$\n]*?[^\s$\\])?)\$(?![\w$]))",
+    r"|(?P<inline>(?<![\\$\w])\$"
+    r"(?P<inline_tex>[^\s$](?:(?:[^$\n]|\n(?![ \t]*\n))*?[^\s$\\])?)\$(?![\w$]))",
     re.MULTILINE | re.DOTALL,
 )
 _IMAGE = re.compile(r"<img [^>]*?src=\"([^\"]+)\"")

@@ -15,6 +15,7 @@ import yaml
 from builder.load import RETIRED_TAG, load
 from builder.notes import Note
 from builder.pipeline import Request, run
+from builder.render import markdown_to_html
 from tests.conftest import REPO
 
 QUESTIONS = REPO.parent / "shared" / "seeds" / "questions.yaml"
@@ -90,6 +91,20 @@ def test_no_two_notes_ask_the_same_question() -> None:
 def test_backs_are_short_unless_the_note_says_why() -> None:
     # Run strict: the warnings `deckbuild check` prints are errors for the deck itself.
     assert [str(w) for w in LOADED.warnings if "the back has" in w.message] == []
+
+
+def test_every_formula_reaches_mathjax() -> None:
+    # A `$` left in a rendered field, outside code, is a formula Markdown did not hand to
+    # MathJax: the card shows its TeX source. Three notes did, their formulas wrapped over a
+    # line break or glued to a word (CHAIR$_i$).
+    code = re.compile(r"<code>.*?</code>|<div class=\"highlight\">.*?</div>", re.DOTALL)
+    raw = [
+        f"{describe(note)} ({name})"
+        for note in NOTES
+        for name, text in (("front", note.front), ("back", note.back), ("cloze", note.cloze))
+        if "$" in code.sub("", markdown_to_html(text))
+    ]
+    assert raw == []
 
 
 def test_every_live_note_names_the_sources_it_was_checked_against() -> None:

@@ -27,6 +27,15 @@ def test_dollars_that_are_not_math_stay_dollars() -> None:
     assert r"\(" not in rendered
 
 
+def test_a_formula_may_run_over_a_line_break_but_not_into_a_new_paragraph() -> None:
+    wrapped = markdown_to_html("Then $w \\leftarrow w -\n\\eta v^*$ and $a^*$.")
+    assert "Then \\(w \\leftarrow w -\n\\eta v^*\\) and \\(a^*\\)." in wrapped
+    assert "$" not in wrapped and "<em>" not in wrapped
+
+    paragraphs = markdown_to_html("It costs $x\n\ny$ in all.")
+    assert paragraphs == "<p>It costs $x</p>\n<p>y$ in all.</p>"
+
+
 def test_fenced_code_is_highlighted_with_css_classes_not_inline_styles() -> None:
     rendered = markdown_to_html("```text\nfor box in boxes: keep(box)\n```")
     assert '<div class="highlight">' in rendered
