@@ -34,7 +34,7 @@ def draw(fig, variant, code):
     ax.text(3.5, NOISE**2 + 0.01, "noise", color=t.muted, ha="center", va="bottom", fontsize=10)
     best = KS[np.argmin(total)]
     ax.axvline(best, color=t.green, lw=1.4, zorder=0)
-    ax.text(best * 0.93, 0.53, "best", color=t.green, fontsize=10, ha="right")
+    ax.text(best * 1.07, 0.53, "best", color=t.green, fontsize=10, ha="right")
     ax.set_xscale("log")
     ax.set_xlim(KS[-1], KS[0])  # complexity grows to the right
     ax.set_xticks([50, 20, 10, 5, 2, 1], ["50", "20", "10", "5", "2", "1"])

@@ -53,5 +53,5 @@ def draw(fig, variant, code):
     epipole = np.linalg.svd(F)[0][:, -1]  # left null vector: F^T e' = 0
     ex, ey = epipole[:2] / epipole[2]
     right.plot(ex, ey, "x", color=t.fg, ms=8, mew=2)
-    right.text(ex + 18, ey + 50, "$e'$", color=t.fg, fontsize=11)
+    right.text(ex + 22, ey - 30, "$e'$", color=t.fg, fontsize=11)
     right.text(W - 10, H - 20, r"$l' = Fx$", color=t.fg, fontsize=10, ha="right")

@@ -7,7 +7,7 @@ from matplotlib.patches import Rectangle
 HEIGHT = 2.5
 USES = ("code-nms",)
 
-# Two objects, each detected several times; within an object every IoU is above 0.5.
+# Two objects, each detected several times; every duplicate overlaps its best box by IoU > 0.5.
 BOXES = np.array(
     [
         [1.0, 4.0, 4.6, 8.0],
@@ -35,7 +35,15 @@ def draw(fig, variant, code):
             x1, y1, x2, y2 = box
             ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec=colour, lw=2))
             ax.text(
-                x1, y2 + 0.05, f"{score:.2f}", color=colour, fontsize=10, va="bottom", weight="bold"
+                x1,
+                y2 + 0.15,
+                f"{score:.2f}",
+                color=colour,
+                fontsize=10,
+                va="bottom",
+                weight="bold",
+                zorder=5,
+                bbox={"fc": t.bg, "ec": "none", "pad": 0.2},
             )
         ax.set_xlim(0.2, 9.5)
         ax.set_ylim(0.0, 9.4)

@@ -4,11 +4,11 @@ from _style import bare, theme
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-HEIGHT = 3.2
-CHANNELS = (64, 128, 256, 512)  # per level; the last is the bottleneck
-HEIGHTS = (1.5, 1.05, 0.72, 0.5)  # drawn size ~ spatial resolution, halved per level
-WIDTHS = (0.3, 0.42, 0.56, 0.72)  # drawn size ~ channels
-STEP_X, STEP_Y, SPAN = 0.75, 1.45, 7.4
+HEIGHT = 3.4
+CHANNELS = (64, 128, 256, 512, 1024)  # per level; the last is the bottleneck
+HEIGHTS = (1.3, 0.92, 0.65, 0.46, 0.33)  # drawn size ~ spatial resolution, halved per level
+WIDTHS = (0.26, 0.36, 0.48, 0.62, 0.8)  # drawn size ~ channels
+STEP_X, STEP_Y, SPAN = 0.68, 1.2, 7.4
 
 
 def draw(fig, variant, code):
@@ -49,14 +49,16 @@ def draw(fig, variant, code):
         # The decoder block: the copied encoder features beside the upsampled ones.
         block(right - w / 2, y, w, h, t.sky)
         block(right + w / 2, y, w, h, t.green)
-        ax.text(left, y - h / 2 - 0.1, f"{CHANNELS[level]}", ha="center", va="top", fontsize=10)
+        ax.text(
+            left + w / 2, y - h / 2 - 0.06, f"{CHANNELS[level]}", ha="right", va="top", fontsize=10
+        )
         arrow((left + w / 2, y), (right - w, y), t.blue, "--")
         centres.append((left, right, y))
     for level in range(depth):
         (l0, r0, y0), (l1, r1, y1) = centres[level], centres[level + 1]
         h0 = HEIGHTS[level]
         w1 = WIDTHS[level + 1]
-        arrow((l0, y0 - h0 / 2), (l1 - w1 / 2, y1), t.orange)
+        arrow((l0 + WIDTHS[level] / 2, y0 - h0 / 2), (l1 - w1 / 2, y1), t.orange)
         # A decoder block is two blocks wide; the bottleneck is one.
         right_edge = r1 + (w1 if level + 1 < depth else w1 / 2)
         arrow((right_edge, y1), (r0 + WIDTHS[level] / 2, y0 - h0 / 2), t.green)
