@@ -38,7 +38,7 @@ CODE_CLASS = "highlight"
 
 # Code first, so a `$` inside code is never taken for math; then display math before inline.
 # An inline formula may run over a line break, as sources wrap their lines, but never over a
-# blank line: a new paragraph ends it (found on three notes whose formulas showed as raw TeX).
+# blank line: a new paragraph ends it (two notes showed such formulas as raw TeX).
 _PROTECTED = re.compile(
     r"(?P<fence>^[ \t]*(?P<mark>`{3,}|~{3,}).*?^[ \t]*(?P=mark)[ \t]*$)"
     r"|(?P<code>(?P<ticks>`+).+?(?P=ticks))"
