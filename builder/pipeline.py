@@ -142,7 +142,7 @@ def _run(request: Request, cache: Store) -> Result:
     if cache.empty(VERIFIED):
         # Nothing verified before (a first build, or a cleared cache): every answer will run
         # and every figure draw, so the workers start now and warm up while the notes load.
-        sandbox.start_workers(max(1, request.jobs))
+        sandbox.start_workers()
     loaded = load(root, cache=cache)
     problems = list(loaded.problems)
     notes = loaded.notes
@@ -162,8 +162,15 @@ def _run(request: Request, cache: Store) -> Result:
     verdicts = _Verdicts({note.id for note in notes if note.tests is not None})
     stop = threading.Event()
     slots = threading.BoundedSemaphore(max(1, request.jobs))
-    with ThreadPoolExecutor(max_workers=1) as background:
+    media_dir = root / "source" / "media"
+    with ThreadPoolExecutor(max_workers=2) as background:
         try:
+            # Markdown and code need no verdict and no figure: they render into the cache while
+            # answers run and figures draw, and the rendering after those only looks them up.
+            # On a cold build that takes a third of a second off the end (#19).
+            rendered_early = background.submit(
+                render, notes, evidence={}, figures={}, media_dir=media_dir, cache=cache
+            )
             drawing_later = background.submit(
                 draw,
                 notes,
@@ -186,17 +193,14 @@ def _run(request: Request, cache: Store) -> Result:
                 slots=slots,
             )
             drawing = drawing_later.result()
+            rendered_early.result()
         except BaseException:
             # Ctrl-C or SIGTERM, or a stage that broke: the other stage's jobs stop too.
             stop.set()
             raise
     problems += [problem for problem in drawing.problems if problem not in drawing.failed]
     rendering = render(
-        notes,
-        evidence=checked.evidence,
-        figures=drawing.figures,
-        media_dir=root / "source" / "media",
-        cache=cache,
+        notes, evidence=checked.evidence, figures=drawing.figures, media_dir=media_dir, cache=cache
     )
     problems += rendering.problems
     if request.strict:

@@ -1,12 +1,12 @@
 """Runs jobs (code answers, their references, figure scripts) in the sandbox: the parent side.
 
-Jobs go to warm workers (`builder/harness.py`, one `python -I -B` each, in a session of its own
-with a scrubbed environment), which have numpy (and, for figures, matplotlib) imported already
-and fork a fresh child per job with every wall raised (see `harness.confine`). The worker
-enforces the job's timeout and caps what the child may send; this side enforces what only a
-parent can: stopping at once on Ctrl-C or SIGTERM, and killing a worker's whole process group
-with SIGKILL, which no handler a job installs can catch and no job can leave (it may not start
-a session).
+Jobs go to warm workers (`builder/harness.py`, one `python -I -B` for answers and one for
+figures, each in a session of its own with a scrubbed environment), which have numpy (and, for
+figures, matplotlib) imported already and fork a fresh child per job with every wall raised
+(see `harness.confine`), as many at once as the callers' `slots` allow. The worker enforces
+the job's timeout and caps what the child may send; this side enforces what only a parent can:
+stopping at once on Ctrl-C or SIGTERM, and killing a worker's whole process group with SIGKILL,
+which no handler a job installs can catch and no job can leave (it may not start a session).
 
 Nothing here judges: `Outcome.messages` is what the child said, to be read as untrusted data.
 """
@@ -20,7 +20,6 @@ import json
 import math
 import os
 import queue
-import select
 import shutil
 import signal
 import struct
@@ -140,13 +139,12 @@ def run(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def start_workers(count: int) -> None:
-    """Start `count` workers of each kind now, without waiting for them: they import and warm
-    up meanwhile, and the next jobs take them. For a build that knows it will run jobs of
-    both kinds before it can say which."""
-    for kind in _POOL.idle:
-        for _ in range(count):
-            _POOL.add(kind)
+def start_workers() -> None:
+    """Start the worker of each kind now, without waiting for it: it imports and warms up
+    meanwhile, and the next jobs take it. For a build that knows it will run jobs of both
+    kinds before it can say which."""
+    for kind in ("answers", "figures"):
+        _POOL.worker(kind)
 
 
 def shutdown() -> None:
@@ -187,7 +185,10 @@ class _Dead(Exception):
 
 
 class _Worker:
-    """One warm `harness.py` process and the pipes to it; `kind` "answers" or "figures"."""
+    """One warm `harness.py` process and the pipes to it; `kind` "answers" or "figures".
+
+    It runs every job it is given at once, each in a child of its own, and answers each by the
+    id it was sent with: a thread here reads its answers and hands each to the job's caller."""
 
     def __init__(self, kind: str) -> None:
         # What the worker itself prints (not its jobs): why it could not start, if it could not.
@@ -201,58 +202,95 @@ class _Worker:
             env=_worker_environment(),
             start_new_session=True,
         )
-        self.ready = False
+        self.ready = threading.Event()
+        self.lock = threading.Lock()  # for `waiting`, `ended` and `last_id`
+        # One request at a time on its stdin. Not `lock`, which the reading thread takes: a
+        # request longer than the pipe holds waits for the worker to read it, and the worker may
+        # first have to write answers, which only that thread reads.
+        self.writing = threading.Lock()
+        self.waiting: dict[int, queue.SimpleQueue[Any]] = {}
+        self.ended: str | None = None  # why it can answer no more
+        self.last_id = 0
+        threading.Thread(target=self._read_answers, name=f"{kind} worker", daemon=True).start()
 
     def warm(self, stop: threading.Event | None) -> None:
         """Wait until the worker has imported what it needs and said it is ready."""
-        if not self.ready:
-            self._read(time.monotonic() + START_WITHIN_S, stop)
-            self.ready = True
+        deadline = time.monotonic() + START_WITHIN_S
+        while not self.ready.wait(_step(deadline, stop)):
+            pass
+        if self.ended is not None:
+            raise _Dead(self.ended)
 
     def ask(self, request: Any, within: float, stop: threading.Event | None) -> Any:
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
         self.warm(stop)
-        body = json.dumps(request).encode()
-        try:
-            self.process.stdin.write(struct.pack(">Q", len(body)) + body)
-            self.process.stdin.flush()
-        except OSError as error:
-            raise _Dead(f"its worker could not take it ({error})") from None
-        return self._read(time.monotonic() + within, stop)
+        answers: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        with self.lock:
+            if self.ended is not None:
+                raise _Dead(self.ended)
+            self.last_id += 1
+            number = self.last_id
+            self.waiting[number] = answers
+        body = json.dumps({"id": number, **request}).encode()
+        with self.writing:
+            try:
+                self.process.stdin.write(struct.pack(">Q", len(body)) + body)
+                self.process.stdin.flush()
+            except OSError as error:
+                raise _Dead(f"its worker could not take it ({error})") from None
+        deadline = time.monotonic() + within
+        while True:
+            wait = _step(deadline, stop, "its worker did not answer in time")
+            with contextlib.suppress(queue.Empty):
+                answer = answers.get(timeout=wait)
+                if answer is not None:
+                    return answer
+                # Its worker ended: killed because the build was stopped, or on its own.
+                _step(deadline, stop, "its worker did not answer in time")
+                raise _Dead(self.ended or "its worker ended")
 
-    def _read(self, deadline: float, stop: threading.Event | None) -> Any:
-        head = self._exactly(8, deadline, stop)
-        (size,) = struct.unpack(">Q", head)
-        return json.loads(self._exactly(size, deadline, stop))
-
-    def _exactly(self, size: int, deadline: float, stop: threading.Event | None) -> bytes:
+    def _read_answers(self) -> None:
+        """Hand each answer to the job it is for, until the worker ends; then tell every job
+        still waiting why no answer will come."""
         assert self.process.stdout is not None
-        fd = self.process.stdout.fileno()
-        data = bytearray()
-        while len(data) < size:
-            if stop is not None and stop.is_set():
-                raise _Dead(INTERRUPTED)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _Dead("its worker did not answer in time")
-            wait = min(remaining, STOP_WITHIN_S) if stop is not None else remaining
-            ready, _, _ = select.select([fd], [], [], wait)
-            if ready:
-                chunk = os.read(fd, min(size - len(data), 1 << 20))
-                if not chunk:
-                    raise _Dead(f"its worker ended unexpectedly{self._last_words()}")
-                data += chunk
-        return bytes(data)
+        stdout = self.process.stdout
+        try:
+            while True:
+                head = stdout.read(8)
+                if len(head) < 8:
+                    break
+                (size,) = struct.unpack(">Q", head)
+                frame = json.loads(stdout.read(size))
+                if frame.get("ready"):
+                    self.ready.set()
+                    continue
+                with self.lock:
+                    waiting = self.waiting.pop(frame["id"], None)
+                if waiting is not None:
+                    waiting.put(frame)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass  # a closed pipe, or a frame no harness writes: either way, the worker is done
+        last_words = self._last_words()
+        with self.lock:
+            self.ended = f"its worker ended unexpectedly{last_words}"
+            waiting_jobs, self.waiting = list(self.waiting.values()), {}
+        self.ready.set()
+        for waiting in waiting_jobs:
+            waiting.put(None)
 
     def _last_words(self) -> str:
-        self.process.wait()
-        self.errors.seek(0)
-        lines = self.errors.read().decode("utf-8", "replace").strip().splitlines()
+        """The last line the worker printed, once it has ended (not reaped: see `kill`)."""
+        try:
+            os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOWAIT)
+            self.errors.seek(0)
+            lines = self.errors.read().decode("utf-8", "replace").strip().splitlines()
+        except (OSError, ValueError):  # reaped and closed by `kill` meanwhile
+            return ""
         return f" ({lines[-1][:300]})" if lines else ""
 
     def kill(self) -> None:
-        # SIGTERM first: the worker then kills and reaps its job, leaving not even a zombie.
-        # Then SIGKILL to the whole group (the worker and its job, which may not leave the
+        # SIGTERM first: the worker then kills and reaps its jobs, leaving not even a zombie.
+        # Then SIGKILL to the whole group (the worker and its jobs, which may not leave the
         # group), in case the worker did not end in time.
         # The worker is reaped only after that, so that its group id cannot be reused meanwhile.
         pid = self.process.pid
@@ -272,15 +310,23 @@ class _Worker:
                     pipe.close()
 
 
+def _step(deadline: float, stop: threading.Event | None, late: str = "") -> float:
+    """How long to wait before looking at `stop` again; _Dead once it is set or past `deadline`
+    (then with `late` as the reason, or the worker not starting in time)."""
+    if stop is not None and stop.is_set():
+        raise _Dead(INTERRUPTED)
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _Dead(late or "its worker did not start in time")
+    return min(remaining, STOP_WITHIN_S) if stop is not None else remaining
+
+
 class _Pool:
-    """Idle warm workers; a caller takes one per job and gives it back, so that there are as
-    many workers as jobs running at once (verification's and drawing's `jobs`)."""
+    """One warm worker of each kind, started when first needed and shared by every job of its
+    kind: at most as many run at once as verification's and drawing's `jobs` allow."""
 
     def __init__(self) -> None:
-        self.idle: dict[str, queue.SimpleQueue[_Worker]] = {
-            kind: queue.SimpleQueue() for kind in ("answers", "figures")
-        }
-        self.every: set[_Worker] = set()
+        self.workers: dict[str, _Worker] = {}
         self.lock = threading.Lock()
 
     def serve(
@@ -291,39 +337,31 @@ class _Pool:
         stop: threading.Event | None,
         slots: threading.Semaphore | None,
     ) -> Any:
-        try:
-            worker = self.idle[kind].get_nowait()
-        except queue.Empty:
-            worker = self.add(kind, idle=False)
+        worker = self.worker(kind)
         try:
             worker.warm(stop)
             with _slot(slots, stop):
-                answer = worker.ask(request, within, stop)
+                return worker.ask(request, within, stop)
         except (_Dead, OSError, ValueError) as error:
+            # Whatever broke the job broke its worker, or stopped the build: the jobs still
+            # running on it end with it, and the next job starts a new one.
             with self.lock:
-                self.every.discard(worker)
+                if self.workers.get(kind) is worker:
+                    del self.workers[kind]
             worker.kill()
             return {"dead": str(error)}
-        self.idle[kind].put(worker)
-        return answer
 
-    def add(self, kind: str, *, idle: bool = True) -> _Worker:
-        worker = _Worker(kind)
+    def worker(self, kind: str) -> _Worker:
+        """The worker of `kind`, started now if there is none (or it has ended)."""
         with self.lock:
-            self.every.add(worker)
-        if idle:
-            self.idle[kind].put(worker)
-        return worker
+            worker = self.workers.get(kind)
+            if worker is None or worker.ended is not None:
+                worker = self.workers[kind] = _Worker(kind)
+            return worker
 
     def shutdown(self) -> None:
         with self.lock:
-            workers, self.every = self.every, set()
-        for idle in self.idle.values():
-            while True:
-                try:
-                    idle.get_nowait()
-                except queue.Empty:
-                    break
+            workers, self.workers = list(self.workers.values()), {}
         for worker in workers:
             worker.kill()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import struct
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from builder import figures, sandbox
+from builder import figures, harness, sandbox
 from builder.cache import Store
 from builder.figures import Drawing, Figure, draw
 from builder.load import load
@@ -158,6 +159,40 @@ def test_a_fresh_worker_and_one_that_drew_before_give_the_same_bytes(tmp_path: P
 
     assert fresh.light.path.read_bytes() == warm.light.path.read_bytes()
     assert fresh.dark.path.read_bytes() == warm.dark.path.read_bytes()
+
+
+MATH = """
+def draw(fig, variant, code):
+    ink = "black" if variant == "light" else "white"
+    fig.set_facecolor("white" if variant == "light" else "none")  # see-through: shows leftovers
+    ax = fig.subplots()
+    ax.plot([0, 1, 2], [0, 1, 4], color=ink)
+    ax.set_title(r"$\\sigma(x) = \\frac{1}{1 + e^{-x}}$", color=ink)
+    ax.set_xlabel("a longer label, in " + variant, color=ink)
+"""
+
+
+def test_a_variant_drawn_after_the_other_is_the_variant_drawn_alone() -> None:
+    # The variants of a figure share one renderer, and with it matplotlib's caches of text
+    # sizes and parsed math (#19): nothing of the first variant may show in the second.
+    job = {
+        "name": "math",
+        "script": {"name": "math.py", "source": MATH},
+        "modules": {},
+        "code": {},
+        "width_in": figures.WIDTH_IN,
+        "height_in": figures.DEFAULT_HEIGHT_IN,
+        "dpi": figures.DPI,
+        "colors": figures.PALETTE_COLORS,
+    }
+    finders = list(sys.meta_path)
+    try:
+        both = harness.draw_figure({**job, "variants": ["light", "dark"]})
+        alone = {v: harness.draw_figure({**job, "variants": [v]})[v] for v in ("light", "dark")}
+    finally:
+        sys.meta_path[:] = finders
+    assert both == alone
+    assert both["light"] != both["dark"]
 
 
 def test_a_second_draw_takes_the_figure_from_the_cache(tmp_path: Path) -> None:

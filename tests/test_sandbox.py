@@ -98,7 +98,7 @@ while True:
 
 def test_answers_run_in_parallel(tmp_path: Path) -> None:
     spinners = [answer(name, SPINNER, timeout=1) for name in ("a", "b")]
-    run(tmp_path, answer("warm-a", "return 0\n"), answer("warm-b", "return 0\n"))  # two workers
+    run(tmp_path, answer("warm", "return 0\n"))  # the worker starts and warms up
 
     verification = run(tmp_path, *spinners)
 
@@ -111,6 +111,27 @@ def test_answers_run_in_parallel(tmp_path: Path) -> None:
     # Each started before the other's second print: at that moment both were running. One
     # after the other, one of them would have started only after the other was stopped.
     assert b_started < a_alive and a_started < b_alive
+
+
+def test_jobs_running_at_once_end_each_on_its_own(tmp_path: Path) -> None:
+    # One warm worker runs both at once: the spinner's timeout kills the spinner alone, and the
+    # answer that finishes meanwhile is judged on what it sent.
+    spinner = answer("spinner", SPINNER, timeout=1)
+    passing, failing = answer("passes", "return 0\n"), answer("fails", "return 1\n")
+    run(tmp_path, answer("warm", "return 0\n"))
+
+    verification = run(tmp_path, spinner, passing, failing)
+
+    assert sorted(verification.evidence) == ["passes"]
+    reports = {failure.note_id: failure.report.splitlines()[0] for failure in verification.failures}
+    assert reports == {
+        "spinner": "source/limits.yaml:9: spinner: case 'runs' timed out after 1 s "
+        "(note at source/limits.yaml:5)",
+        "fails": "source/limits.yaml:9: fails: case 'runs' failed (note at source/limits.yaml:5)",
+    }
+    # And only one worker process answered them all.
+    workers = [pid for pid, parent in harness_processes().items() if parent == os.getpid()]
+    assert len(workers) == 1
 
 
 def test_a_memory_hog_is_stopped_by_the_memory_limit(tmp_path: Path) -> None:
