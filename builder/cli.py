@@ -130,7 +130,11 @@ def _parser() -> argparse.ArgumentParser:
         "--project", default=".", metavar="DIR", help="the project folder (default: here)"
     )
     common.add_argument(
-        "--jobs", type=int, default=0, metavar="N", help="parallel workers (default: all cores)"
+        "--jobs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="how many answers and figures run at once (default: all cores)",
     )
     common.add_argument(
         "--accept-weaker-sandbox",
