@@ -36,7 +36,6 @@ import types
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ from builder import sandbox
 from builder.cache import Store, digest
 from builder.notes import Media, Note
 from builder.problems import Location, Problem
+from builder.versions import installed_version
 
 WIDTH_IN = 3.6
 DPI = 200  # 720 px wide: a 360 px phone screen at 2x
@@ -53,8 +53,9 @@ PALETTE_COLORS = 256
 MAX_PNG_BYTES = 150_000
 TIMEOUT_S = 120.0
 MEMORY_MIB = 1024  # on top of the warm worker's: matplotlib at 720 px needs little
-# Versions of what turns a script into bytes; a new one may draw different pixels.
-_RENDERERS = ("matplotlib", "numpy", "pillow")
+# What turns a script into bytes, as distribution and module: a new version may draw different
+# pixels.
+_RENDERERS = (("matplotlib", "matplotlib"), ("numpy", "numpy"), ("pillow", "PIL"))
 
 
 @dataclass(frozen=True)
@@ -342,11 +343,8 @@ def _cache_key(script: Path, imports: Sequence[Path], code: Mapping[str, str]) -
     return digest.hexdigest()
 
 
-@functools.cache
 def _renderer_versions() -> tuple[tuple[str, str], ...]:
-    # Looked up once per process, not once per figure: each lookup scans the installed
-    # distributions' metadata, which took longer than the rest of a cached draw.
-    return tuple((package, metadata.version(package)) for package in _RENDERERS)
+    return tuple((name, installed_version(name, module)) for name, module in _RENDERERS)
 
 
 def _cached(job: _Job, cache: Store) -> Figure | None:

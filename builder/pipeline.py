@@ -139,9 +139,10 @@ def _run(request: Request, cache: Store) -> Result:
     from builder.render import render
     from builder.verify import verify
 
-    if cache.empty(VERIFIED):
-        # Nothing verified before (a first build, or a cleared cache): every answer will run
-        # and every figure draw, so the workers start now and warm up while the notes load.
+    # Nothing verified before (a first build, or a cleared cache): every answer will run and
+    # every figure draw, so the workers start now and warm up while the notes load.
+    first_build = cache.empty(VERIFIED)
+    if first_build:
         sandbox.start_workers()
     loaded = load(root, cache=cache)
     problems = list(loaded.problems)
@@ -156,7 +157,7 @@ def _run(request: Request, cache: Store) -> Result:
     # Every note, not only the recipes' ones: a figure may draw with a code note that a recipe
     # leaves out, and that code must be verified too. Both stages cache, so this costs little.
     # Figures draw while answers are verified, the two sharing `jobs` slots, so that neither
-    # kind of worker idles while the other has work, and the drawing workers warm up while
+    # kind of worker idles while the other has work, and the drawing worker warms up while
     # answers run. A figure that draws with an answer waits for its verdict; one that draws
     # with an answer that failed is not drawn: the failure says why.
     verdicts = _Verdicts({note.id for note in notes if note.tests is not None})
@@ -165,11 +166,16 @@ def _run(request: Request, cache: Store) -> Result:
     media_dir = root / "source" / "media"
     with ThreadPoolExecutor(max_workers=2) as background:
         try:
-            # Markdown and code need no verdict and no figure: they render into the cache while
-            # answers run and figures draw, and the rendering after those only looks them up.
-            # On a cold build that takes a third of a second off the end (#19).
-            rendered_early = background.submit(
-                render, notes, evidence={}, figures={}, media_dir=media_dir, cache=cache
+            # Markdown and code need no verdict and no figure. On a first build they render into
+            # the cache while answers run and figures draw, and the rendering after those only
+            # looks them up: a third of a second less at the end (#19). Other builds render
+            # once, afterwards: reading the cache twice would cost a rebuild more than it saves.
+            rendered_early = (
+                background.submit(
+                    render, notes, evidence={}, figures={}, media_dir=media_dir, cache=cache
+                )
+                if first_build
+                else None
             )
             drawing_later = background.submit(
                 draw,
@@ -193,7 +199,8 @@ def _run(request: Request, cache: Store) -> Result:
                 slots=slots,
             )
             drawing = drawing_later.result()
-            rendered_early.result()
+            if rendered_early is not None:
+                rendered_early.result()
         except BaseException:
             # Ctrl-C or SIGTERM, or a stage that broke: the other stage's jobs stop too.
             stop.set()

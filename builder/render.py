@@ -13,7 +13,6 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ from builder.cache import Store, digest
 from builder.figures import Figure
 from builder.notes import Media, Note, NoteKind
 from builder.problems import Problem
+from builder.versions import installed_version
 
 if TYPE_CHECKING:
     import markdown
@@ -313,7 +313,7 @@ def _key(convert: Callable[[str], str], text: str) -> str:
 def _renderer_identity() -> str:
     """Everything besides a text that its HTML depends on."""
     parts = [Path(__file__).read_bytes().decode("utf-8"), sys.version]
-    parts += [f"{package} {metadata.version(package)}" for package in ("markdown", "pygments")]
+    parts += [f"{name} {installed_version(name, name)}" for name in ("markdown", "pygments")]
     return digest(*parts)
 
 

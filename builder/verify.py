@@ -8,9 +8,7 @@ earns a report a person can act on.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import importlib.metadata
 import json
 import sys
 import threading
@@ -24,6 +22,7 @@ from builder import sandbox
 from builder.cache import Store, digest
 from builder.notes import Case, Note, Property, Tests
 from builder.problems import Location
+from builder.versions import installed_version
 
 STAGE = "verify"
 OUTPUT_LINES = 10  # of captured output quoted in a report
@@ -238,10 +237,8 @@ def _runner_identity() -> str:
     return f"harness {harness}; python {sys.version}; numpy {_numpy_version()}"
 
 
-@functools.cache
 def _numpy_version() -> str:
-    # Looked up once per process: each lookup scans the installed distributions' metadata.
-    return importlib.metadata.version("numpy")
+    return installed_version("numpy", "numpy")
 
 
 def _key(job: Mapping[str, Any], limits: sandbox.Limits, runner: str) -> str:
