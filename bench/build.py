@@ -48,7 +48,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -606,11 +606,16 @@ def time_jobs(project: Path, jobs: int, cache: Path) -> dict[str, tuple[int, flo
 
     notes = load(project).notes
     code = [note for note in notes if note.tests is not None]
+    figure = next(note for note in notes if note.figure)
     sandbox.shutdown()
+    # What a build pays once, before its first jobs: each worker's start, with one job.
     started = time.perf_counter()
-    # One tiny job per worker: what a build pays once, before its first job, per worker.
-    verify(code[: max(1, jobs)], cache=Store(cache / "warm"), jobs=jobs)
-    warm = time.perf_counter() - started
+    verify(code[:1], cache=Store(cache / "warm"), jobs=jobs)
+    answers_worker = time.perf_counter() - started
+    started = time.perf_counter()
+    plain_code = [replace(note, figure=None) for note in code]  # the code one figure may use
+    draw([figure, *plain_code], figures_dir=project / "figures", cache=Store(cache / "warm"))
+    figures_worker = time.perf_counter() - started
     started = time.perf_counter()
     store = Store(cache / "cold")
     checked = verify(code, cache=store, jobs=jobs)
@@ -622,7 +627,8 @@ def time_jobs(project: Path, jobs: int, cache: Path) -> dict[str, tuple[int, flo
     if checked.failures or drawing.problems:
         raise SystemExit("bench: the deck does not verify or draw")
     return {
-        "workers started (first job of each)": (max(1, jobs), warm),
+        "the answers' worker started (with its first answer)": (1, answers_worker),
+        "the figures' worker started (with its first figure)": (1, figures_worker),
         "code answer (wall time / answers)": (len(code), verified / max(1, len(code))),
         "figure script (wall time / figures)": (drawing.drawn, drawn / max(1, drawing.drawn)),
     }

@@ -435,8 +435,8 @@ class _ShowVersion(argparse.Action):
     alone took every command 15 ms (#19)."""
 
     def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
-        help = "show program's version number and exit"
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+        shown = "show program's version number and exit"  # argparse's own words
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=shown)
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
         from importlib.metadata import PackageNotFoundError, version

@@ -68,6 +68,7 @@ import numpy as np
 import numpy.random
 
 if TYPE_CHECKING:
+    from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.figure import Figure
     from PIL.Image import Image as Picture
 
@@ -161,6 +162,8 @@ WATCHED_EVENTS = (
     | frozenset(READ_EVENTS)
 )
 MAX_DEPTH = 64  # of nested values sent back; deeper ones go as text
+# How often a worker looks whether a job that closed its pipes has exited (it is exiting).
+EXIT_POLL_S = 0.002
 
 Send = Callable[[Mapping[str, Any]], None]
 
@@ -190,12 +193,10 @@ def serve(kind: str) -> int:
     try:
         while True:
             pipes = {fd: job for job in running for fd in job.open}
-            # A job whose pipes have closed is waited for in short steps: it is exiting.
-            exiting = any(not job.open for job in running)
             now = time.monotonic()
             wait = min((job.deadline - now for job in running), default=None)
-            if exiting:
-                wait = EXIT_POLL_S if wait is None else min(wait, EXIT_POLL_S)
+            if wait is not None and any(not job.open for job in running):
+                wait = min(wait, EXIT_POLL_S)  # a job closed its pipes: it is exiting
             ready, _, _ = select.select([0, *pipes], [], [], None if wait is None else max(wait, 0))
             for fd in ready:
                 if fd in pipes:
@@ -211,9 +212,6 @@ def serve(kind: str) -> int:
     finally:
         for job in running:
             job.kill()
-
-
-EXIT_POLL_S = 0.002
 
 
 class Job:
@@ -851,7 +849,7 @@ def draw_figure(job: Mapping[str, Any]) -> dict[str, bytes]:
     width, dpi = job["width_in"], job["dpi"]
     height = float(getattr(script, "HEIGHT", job["height_in"]))
     pngs = {}
-    renderer = None
+    renderer: RendererAgg | None = None
     for variant in job["variants"]:
         matplotlib.rcdefaults()
         fig = Canvas(figsize=(width, height), dpi=dpi, layout="constrained")
@@ -863,9 +861,10 @@ def draw_figure(job: Mapping[str, Any]) -> dict[str, bytes]:
     return pngs
 
 
-def rendered(fig: Figure, renderer: Any = None) -> tuple[Picture, Any]:
+def rendered(fig: Figure, renderer: RendererAgg | None = None) -> tuple[Picture, RendererAgg]:
     """The figure's pixels, drawn once by Agg at the figure's own dpi, and the renderer that
-    drew them, to pass back in for the next variant of the same figure.
+    drew them, to pass back in for the next variant of the same figure. The picture shares the
+    renderer's pixels: it is to be used before the renderer draws again.
 
     With a layout engine, `savefig` draws a figure twice (a dry run for the layout, then the
     real one); drawing once on the canvas gives the same pixels (compared for every figure of

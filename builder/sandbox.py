@@ -211,6 +211,7 @@ class _Worker:
         self.waiting: dict[int, queue.SimpleQueue[Any]] = {}
         self.ended: str | None = None  # why it can answer no more
         self.last_id = 0
+        self.killed = False  # by the first of its jobs that found it broken, or by shutdown
         threading.Thread(target=self._read_answers, name=f"{kind} worker", daemon=True).start()
 
     def warm(self, stop: threading.Event | None) -> None:
@@ -245,8 +246,8 @@ class _Worker:
                 answer = answers.get(timeout=wait)
                 if answer is not None:
                     return answer
-                # Its worker ended: killed because the build was stopped, or on its own.
-                _step(deadline, stop, "its worker did not answer in time")
+                if stop is not None and stop.is_set():
+                    raise _Dead(INTERRUPTED)  # the worker was stopped with the build
                 raise _Dead(self.ended or "its worker ended")
 
     def _read_answers(self) -> None:
@@ -292,7 +293,12 @@ class _Worker:
         # SIGTERM first: the worker then kills and reaps its jobs, leaving not even a zombie.
         # Then SIGKILL to the whole group (the worker and its jobs, which may not leave the
         # group), in case the worker did not end in time.
-        # The worker is reaped only after that, so that its group id cannot be reused meanwhile.
+        # The worker is reaped only after that, so that its group id cannot be reused meanwhile;
+        # and only once, by whichever of its jobs comes first: the pid is free again after that.
+        with self.lock:
+            if self.killed:
+                return
+            self.killed = True
         pid = self.process.pid
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)

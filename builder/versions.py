@@ -23,7 +23,9 @@ def installed_version(distribution: str, module: str) -> str:
         # normalized to lower case and underscores (the wheel format's specification).
         prefix = distribution.lower().replace("-", "_").replace(".", "_") + "-"
         suffix = ".dist-info"
-        folder = Path(spec.origin).parent.parent
+        folder = Path(spec.origin).parent  # of a module; of a package, its __init__.py's
+        if spec.submodule_search_locations is not None:
+            folder = folder.parent
         found = [
             entry.name[len(prefix) : -len(suffix)]
             for entry in folder.iterdir()

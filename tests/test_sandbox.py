@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,13 +133,44 @@ def test_jobs_running_at_once_end_each_on_its_own(tmp_path: Path) -> None:
         "fails": "source/limits.yaml:9: fails: case 'runs' failed (note at source/limits.yaml:5)",
     }
     # And one worker process answered them all.
-    workers = [
+    assert len(answer_workers()) == 1
+
+
+def answer_workers() -> list[int]:
+    """The pids of this test process's workers for answers."""
+    return [
         pid
         for pid, parent in harness_processes().items()
         if parent == os.getpid()
         and Path(f"/proc/{pid}/cmdline").read_bytes().endswith(b"answers\0")
     ]
-    assert len(workers) == 1
+
+
+def test_a_worker_that_dies_loses_the_jobs_it_ran_and_the_next_job_gets_a_new_one(
+    tmp_path: Path,
+) -> None:
+    run(tmp_path, answer("warm", "return 0\n"))
+    (worker,) = answer_workers()
+
+    def kill_it_once_both_jobs_run() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if list(harness_processes().values()).count(worker) == 2:
+                os.kill(worker, signal.SIGKILL)
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_it_once_both_jobs_run)
+    killer.start()
+    lost = run(tmp_path, *(answer(name, SPINNER, timeout=5) for name in ("a", "b")))
+    killer.join()
+
+    assert [failure.note_id for failure in lost.failures] == ["a", "b"]
+    for failure in lost.failures:
+        assert "was lost: its worker ended unexpectedly" in failure.report
+    after = run(tmp_path, answer("after", "after = 0\nreturn after\n"))  # not in the cache
+    assert (after.ran, after.failures) == (1, ())
+    assert answer_workers() not in ([], [worker])
 
 
 def test_a_memory_hog_is_stopped_by_the_memory_limit(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from builder.versions import installed_version
         ("pillow", "PIL"),
         ("markdown", "markdown"),
         ("pygments", "pygments"),
+        ("typing_extensions", "typing_extensions"),  # a module, not a package
     ],
 )
 def test_a_wheel_installed_version_is_the_one_its_metadata_gives(
