@@ -31,7 +31,10 @@ import time
 import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # at run time anki.cards must follow anki.collection (a circular import)
+    from anki.cards import CardId
 
 CHECKS = (Path(__file__).parent / "card_checks.js").read_text(encoding="utf-8")
 MODES = ("day", "night")
@@ -162,7 +165,7 @@ def _run(
         _wait(main_window.web, "typeof _showQuestion + typeof bridgeCommand === 'functionfunction'")
         return reviewer
 
-    def prepared(reviewer: Any, card_id: int) -> dict[str, Any]:
+    def prepared(reviewer: Any, card_id: CardId) -> dict[str, Any]:
         """A card's sides as `Reviewer._showQuestion` and `_showAnswer` hand them to the page."""
         card = collection.get_card(card_id)
         reviewer.card = card

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
@@ -12,6 +13,9 @@ from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPack
 from builder.load import load
 from builder.recipes import load_recipes, select
 from tests.conftest import REPO, MakeProject, Run
+
+if TYPE_CHECKING:  # at run time anki.cards must follow anki.collection (a circular import)
+    from anki.cards import CardId
 
 IMAGE = re.compile(r'<img[^>]+src="([^"]+)"')
 
@@ -29,6 +33,12 @@ def import_package(col: Collection, path: Path) -> None:
     col.import_anki_package(
         ImportAnkiPackageRequest(package_path=str(path), options=ImportAnkiPackageOptions())
     )
+
+
+def reviews(col: Collection, card_id: CardId) -> int:
+    """How many times the card was answered: its rows in Anki's review log."""
+    assert col.db is not None  # an open collection
+    return int(col.db.scalar("select count() from revlog where cid = ?", card_id))
 
 
 def recipe_ids() -> list[str]:
@@ -92,7 +102,7 @@ def test_an_edited_note_updates_in_place_and_keeps_its_reviews(
     card = collection.get_card(card_id)
     card.start_timer()  # as the reviewer does when it shows the card
     collection.sched.answerCard(card, 3)
-    reviews_before = collection.db.scalar("select count() from revlog where cid = ?", card_id)
+    reviews_before = reviews(collection, card_id)
     assert reviews_before == 1
     note_types = collection.models.all_names_and_ids()
 
@@ -105,7 +115,7 @@ def test_an_edited_note_updates_in_place_and_keeps_its_reviews(
     (note_id,) = collection.find_notes("Id:nms-threshold")
     assert "Lower-scoring overlapping boxes." in collection.get_note(note_id)["Back"]
     assert collection.find_cards("Id:nms-threshold") == [card_id]
-    assert collection.db.scalar("select count() from revlog where cid = ?", card_id) == 1
+    assert reviews(collection, card_id) == 1
     assert collection.get_card(card_id).reps == 1
 
 
@@ -220,7 +230,7 @@ def test_a_reviewed_deck_takes_corrections_sources_and_retirements_in_place(
     for key, (card_id, deck) in before.items():  # every card kept its place and its history
         card = collection.get_card(card_id)
         assert (card.did, card.reps) == (deck, 1), key
-        assert collection.db.scalar("select count() from revlog where cid = ?", card_id) == 1
+        assert reviews(collection, card_id) == 1
     (nms,) = collection.find_cards("Id:nms-removes")
     answer = collection.get_card(nms).render_output().answer_text
     assert "higher-scoring kept box" in answer
