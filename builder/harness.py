@@ -222,7 +222,6 @@ class Job:
         self.id = request["id"]
         self.deadline = time.monotonic() + caps["timeout"]
         self.late = f"timed out after {caps['timeout']:g} s"
-        self.report, self.output = bytearray(), bytearray()
         self.stopped: str | None = None
         self.status: int | None = None
         report_r, report_w = os.pipe()
@@ -232,19 +231,22 @@ class Job:
             _child_process(request, readable, report_w, output_w)  # never returns
         os.close(report_w)
         os.close(output_w)
-        self.caps = {
+        # By descriptor: what the builder calls it, what came so far, its cap, why a flood stops.
+        self.pipes: dict[int, tuple[str, bytearray, int, str]] = {
             report_r: (
-                self.report,
+                "report",
+                bytearray(),
                 caps["report_bytes"],
                 f"sent more than {caps['report_bytes'] >> 20} MiB of results",
             ),
             output_r: (
-                self.output,
+                "output",
+                bytearray(),
                 caps["output_bytes"],
                 f"printed more than {caps['output_bytes'] >> 10} KiB",
             ),
         }
-        self.open = set(self.caps)
+        self.open = set(self.pipes)
 
     def read(self, fd: int) -> None:
         chunk = os.read(fd, 1 << 16)
@@ -252,7 +254,7 @@ class Job:
             self.open.discard(fd)
             os.close(fd)
             return
-        buffer, cap, flood = self.caps[fd]
+        _, buffer, cap, flood = self.pipes[fd]
         buffer += chunk
         # Stopped at once rather than at the timeout: a flood is already a failure.
         if len(buffer) > cap and self.stopped is None:
@@ -285,11 +287,12 @@ class Job:
 
     def answer(self) -> dict[str, Any]:
         """The frame that tells the builder how the job ended, within the caps."""
-        (report, report_cap, _), (output, output_cap, _) = self.caps.values()
         return {
             "id": self.id,
-            "report": base64.b64encode(bytes(report[:report_cap])).decode(),
-            "output": base64.b64encode(bytes(output[:output_cap])).decode(),
+            **{
+                name: base64.b64encode(bytes(buffer[:cap])).decode()
+                for name, buffer, cap, _ in self.pipes.values()
+            },
             "stopped": self.stopped,
             "status": self.status,
         }
