@@ -24,10 +24,12 @@ def scene():
     return image
 
 
-def crop(image, top, left, side):
-    """The `side`-square at (top, left), resized back to the full size (nearest pixel)."""
-    index = np.linspace(0, side - 1, SIZE).round().astype(int)
-    return image[top + index][:, left + index]
+def crop(image, top, left, height, width):
+    """The `height` x `width` window at (top, left), resized back to the full square (nearest
+    pixel): a random resized crop changes the aspect ratio as well as position and scale."""
+    rows = np.linspace(0, height - 1, SIZE).round().astype(int)
+    cols = np.linspace(0, width - 1, SIZE).round().astype(int)
+    return image[top + rows][:, left + cols]
 
 
 def jitter(image, hue=0.05, saturation=1.3, brightness=0.8):
@@ -44,7 +46,7 @@ def draw(fig, variant, code):
     views = (
         ("original", image),
         ("horizontal flip", image[:, ::-1]),
-        ("random crop", crop(image, 40, 8, 100)),
+        ("random resized crop", crop(image, 36, 4, 100, 130)),
         ("colour jitter", jitter(image)),
     )
     for ax, (title, picture) in zip(fig.subplots(2, 2).flat, views, strict=True):
