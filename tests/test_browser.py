@@ -30,9 +30,11 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -252,17 +254,24 @@ def display() -> Iterator[str]:
 OpenWebKit = Callable[[], webdriver.WebKitGTK]
 
 
+def kill_webkit(service: WebKitService) -> None:
+    """Kills the WebKit driver with the browser and the web process it started.
+
+    They share the driver's process group (its session: see `open_webkit`). Killing the driver
+    alone left a web process that spins forever behind, taking one and a half cores from the
+    rest of the test run and outliving it."""
+    if service.process is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(service.process.pid, signal.SIGKILL)
+
+
 @contextlib.contextmanager
 def stopped_after(service: WebKitService, seconds: float) -> Iterator[None]:
-    """Kills the WebKit driver if the block runs longer than `seconds`, so that a call waiting
-    on it fails instead of waiting forever: WebKitGTK's driver now and then waits without end
-    for a browser that never answers, and its web process now and then spins forever."""
-
-    def kill() -> None:
-        if service.process is not None:
-            service.process.kill()
-
-    timer = threading.Timer(seconds, kill)
+    """Kills the WebKit driver, browser and web process if the block runs longer than `seconds`,
+    so that a call waiting on them fails instead of waiting forever: WebKitGTK's driver now and
+    then waits without end for a browser that never answers, and its web process now and then
+    spins forever."""
+    timer = threading.Timer(seconds, kill_webkit, [service])
     timer.start()
     try:
         yield
@@ -277,7 +286,10 @@ def open_webkit(display: str) -> Iterator[OpenWebKit]:
 
     def open_session() -> webdriver.WebKitGTK:
         env = {**os.environ, "DISPLAY": display}
-        service = WebKitService(executable_path=WEBKIT_DRIVER, env=env)
+        # A session of its own, so that one signal to its group ends the browser it starts too.
+        service = WebKitService(
+            executable_path=WEBKIT_DRIVER, env=env, popen_kw={"start_new_session": True}
+        )
         with stopped_after(service, SESSION_TIMEOUT_S), warnings.catch_warnings():
             # selenium 4.5x's own WebKitGTK driver still passes a deprecated argument to its
             # connection class; nothing for us to change.
@@ -291,6 +303,7 @@ def open_webkit(display: str) -> Iterator[OpenWebKit]:
     for driver in opened:
         with contextlib.suppress(Exception):
             driver.quit()
+        kill_webkit(driver.service)  # whatever `quit` left: nothing outlives the test run
 
 
 def check_pages(
@@ -343,6 +356,7 @@ def in_webkit(open_session: OpenWebKit, server: str, where: Pass, sides: list[Si
                     raise
                 with contextlib.suppress(Exception):
                     driver.quit()
+                kill_webkit(driver.service)
                 session[0] = open_session()
         raise AssertionError("unreachable")
 
@@ -649,6 +663,34 @@ def test_screenshots_of_a_dozen_cards_in_each_engine(
         taken = sorted(shots.glob(f"{engine}-*.png"))
         assert len(taken) == 2 * len(sample) == 2 * 12, (engine, taken)
         assert all(shot.stat().st_size > 5000 for shot in taken), engine
+
+
+def test_a_stopped_webkit_session_leaves_no_process_behind(open_webkit: OpenWebKit) -> None:
+    # How the watchdog (stopped_after) ends a session that hangs: the browser and its web
+    # process, started by the driver, go with it, or one spins on through the rest of the run.
+    driver = open_webkit()
+    assert driver.service.process is not None
+    group = driver.service.process.pid
+    assert len(live_members(group)) >= 3  # the driver, the browser and its web process
+
+    kill_webkit(driver.service)
+
+    deadline = time.monotonic() + 10
+    while live_members(group) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert live_members(group) == []
+
+
+def live_members(group: int) -> list[int]:
+    """The processes of a process group that are still running (zombies are over)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+            state, _, pgrp = stat.read_text().rpartition(")")[2].split()[:3]
+            if int(pgrp) == group and state != "Z":
+                members.append(int(stat.parent.name))
+    return members
 
 
 def take_screenshots(

@@ -657,14 +657,26 @@ def test_an_answer_that_kills_its_parent_fails_and_the_build_reports_it(
 
 
 def ipc_objects() -> dict[str, list[str]]:
-    """The ids of the System V IPC objects of the machine's IPC namespace, by kind.
+    """The ids of the System V IPC objects of the machine's IPC namespace, by kind, less the
+    shared memory of programs still running.
 
     Ids only: other programs (an X server's shared memory, say) touch their own objects'
-    counters while a build runs, and that is not an object left behind.
+    counters while a build runs, and that is not an object left behind. They also make new
+    segments (a WebKit window of the browser tests, through the X server's MIT-SHM), which
+    name their creator; every process of a build has ended when it returns, so a segment it
+    left behind names a creator that is gone.
     """
+
+    def kept(kind: str, fields: list[str]) -> bool:
+        return kind != "shm" or not Path(f"/proc/{fields[4]}").exists()  # cpid: its creator
+
     return {
         kind: sorted(
-            line.split()[1] for line in Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+            fields[1]
+            for fields in (
+                line.split() for line in Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+            )
+            if kept(kind, fields)
         )
         for kind in ("shm", "msg", "sem")
     }
