@@ -130,11 +130,14 @@ def median(runs: Sequence[Run]) -> float:
     return statistics.median(run.seconds for run in runs)
 
 
+def per_round(runs: Sequence[Run], against: Sequence[Run]) -> list[float]:
+    """Each round's run time over that of the `against` run of its round."""
+    return [run.seconds / other.seconds for run, other in zip(runs, against, strict=True)]
+
+
 def paired(runs: Sequence[Run], against: Sequence[Run]) -> float:
     """The median over rounds of a run's time over that of the `against` run of its round."""
-    return statistics.median(
-        run.seconds / other.seconds for run, other in zip(runs, against, strict=True)
-    )
+    return statistics.median(per_round(runs, against))
 
 
 def peak(runs: Sequence[Run]) -> float:
@@ -776,11 +779,15 @@ def report(real: Real | None, synthetic: list[Synthetic], options: argparse.Name
         only_one = all(re.fullmatch(exactly, part) for part in code.check.split(" / "))
         targets.append(("code-answer edit re-verifies only that answer", only_one, code.check))
         cold_ratio = paired(cold.runs, real.imports)
+        # The spread says how far one verdict can be trusted: on a shared machine, single
+        # rounds of the same build have ranged from 10x to 16x.
+        each = sorted(per_round(cold.runs, real.imports))
+        spread = f"; rounds {each[0]:.1f}x to {each[-1]:.1f}x" if len(each) > 1 else ""
         targets.append(
             (
                 f"cold build <= 12x `python -c '{IMPORTS}'` ({median(real.imports):.2f} s)",
                 cold_ratio <= 12,
-                f"{cold_ratio:.1f}x ({median(cold.runs):.1f} s)",
+                f"{cold_ratio:.1f}x ({median(cold.runs):.1f} s{spread})",
             )
         )
         help_s = startup["deckbuild --help"]
