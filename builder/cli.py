@@ -439,10 +439,12 @@ class _ShowVersion(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=shown)
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
-        from importlib.metadata import PackageNotFoundError, version
+        from importlib.metadata import PackageNotFoundError
+
+        from builder.versions import installed_version
 
         try:
-            found = version("deckbuild")
+            found = installed_version("deckbuild", "builder")
         except PackageNotFoundError:
             found = "(not installed)"
         print(f"{parser.prog} {found}")
