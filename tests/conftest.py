@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,16 +136,26 @@ def note(note_id: str = "n", **fields: object) -> Note:
     return Note(id=note_id, **{**defaults, **fields})  # type: ignore[arg-type]
 
 
+def processes() -> Iterator[tuple[int, str, int, int]]:
+    """Every process there is now: its pid, state, parent's pid and process group."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+            state, parent, group = stat.read_text().rpartition(")")[2].split()[:3]
+        except (OSError, ValueError):
+            continue  # ended meanwhile
+        yield int(stat.parent.name), state, int(parent), int(group)
+
+
 def harness_processes() -> dict[int, int]:
     """This checkout's sandbox processes alive now (workers and their jobs): each one's pid,
     with its parent's pid."""
     found = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for pid, _, parent, _ in processes():
         try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            command = (stat.parent / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
             continue  # ended meanwhile
         if str(HARNESS).encode() in command:
-            found[int(stat.parent.name)] = parent
+            found[pid] = parent
     return found

@@ -52,7 +52,7 @@ from selenium.webdriver.webkitgtk.service import Service as WebKitService
 
 from builder.cli import main
 from builder.load import load
-from tests.conftest import REPO, MakeProject, Run
+from tests.conftest import REPO, MakeProject, Run, processes
 
 pytestmark = pytest.mark.browser
 
@@ -683,14 +683,7 @@ def test_a_stopped_webkit_session_leaves_no_process_behind(open_webkit: OpenWebK
 
 def live_members(group: int) -> list[int]:
     """The processes of a process group that are still running (zombies are over)."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
-            state, _, pgrp = stat.read_text().rpartition(")")[2].split()[:3]
-            if int(pgrp) == group and state != "Z":
-                members.append(int(stat.parent.name))
-    return members
+    return [pid for pid, state, _, pgrp in processes() if pgrp == group and state != "Z"]
 
 
 def take_screenshots(
