@@ -666,20 +666,13 @@ def ipc_objects() -> dict[str, list[str]]:
     name their creator; every process of a build has ended when it returns, so a segment it
     left behind names a creator that is gone.
     """
-
-    def kept(kind: str, fields: list[str]) -> bool:
-        return kind != "shm" or not Path(f"/proc/{fields[4]}").exists()  # cpid: its creator
-
-    return {
-        kind: sorted(
-            fields[1]
-            for fields in (
-                line.split() for line in Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
-            )
-            if kept(kind, fields)
-        )
-        for kind in ("shm", "msg", "sem")
-    }
+    found = {}
+    for kind in ("shm", "msg", "sem"):
+        rows = [line.split() for line in Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]]
+        # A segment's row names its creator's pid (cpid) fifth.
+        left = [row for row in rows if kind != "shm" or not Path(f"/proc/{row[4]}").exists()]
+        found[kind] = sorted(row[1] for row in left)
+    return found
 
 
 def leftover_sandbox_processes() -> list[int]:
