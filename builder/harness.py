@@ -70,7 +70,6 @@ import numpy.random
 if TYPE_CHECKING:
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.figure import Figure
-    from PIL.Image import Image as Picture
 
 NO_SECCOMP = ""
 try:  # Missing, it is a wall that cannot be raised, reported as such rather than a crash.
@@ -864,10 +863,10 @@ def draw_figure(job: Mapping[str, Any]) -> dict[str, bytes]:
     return pngs
 
 
-def rendered(fig: Figure, renderer: RendererAgg | None = None) -> tuple[Picture, RendererAgg]:
-    """The figure's pixels, drawn once by Agg at the figure's own dpi, and the renderer that
-    drew them, to pass back in for the next variant of the same figure. The picture shares the
-    renderer's pixels: it is to be used before the renderer draws again.
+def rendered(fig: Figure, renderer: RendererAgg | None = None) -> tuple[np.ndarray, RendererAgg]:
+    """The figure's pixels (height x width x RGBA, 8 bits each), drawn once by Agg at the
+    figure's own dpi, and the renderer that drew them, to pass back in for the next variant of
+    the same figure. The pixels are the renderer's own: to be used before it draws again.
 
     With a layout engine, `savefig` draws a figure twice (a dry run for the layout, then the
     real one); drawing once on the canvas gives the same pixels (compared for every figure of
@@ -876,7 +875,6 @@ def rendered(fig: Figure, renderer: RendererAgg | None = None) -> tuple[Picture,
     variant measures and parses nothing again, its layout included (a tenth of drawing, #19).
     The renderer holds nothing else between draws: each draw starts by clearing its pixels."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from PIL import Image
 
     # matplotlib's Agg canvas is unannotated.
     canvas = FigureCanvasAgg(fig)
@@ -885,9 +883,8 @@ def rendered(fig: Figure, renderer: RendererAgg | None = None) -> tuple[Picture,
         # changes: drawing on it is drawing on a fresh one.
         canvas.renderer, canvas._lastKey = renderer, (renderer.width, renderer.height, fig.dpi)
     canvas.draw()  # type: ignore[no-untyped-call]
-    size = canvas.get_width_height(physical=True)
-    pixels = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
-    return Image.frombuffer("RGBA", size, pixels, "raw", "RGBA", 0, 1), canvas.renderer
+    pixels = np.asarray(canvas.buffer_rgba())  # type: ignore[no-untyped-call]
+    return pixels, canvas.renderer
 
 
 class _Sources(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -911,19 +908,67 @@ class _Sources(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(compile_author(found["source"], found["name"], "exec"), module.__dict__)
 
 
-def quantized(image: Picture, colors: int) -> bytes:
-    """The image as a PNG with at most `colors` colours and no metadata chunks."""
+def quantized(picture: np.ndarray, colors: int) -> bytes:
+    """The picture as a PNG of at most `colors` colours (its alpha dropped) and no metadata chunks.
+
+    A figure is mostly flat colours (background, fills, text) and the blends that smooth their
+    edges. When it has at most `colors` colours, each is kept exactly. Otherwise the commonest
+    quarter of the palette is kept exactly, and each further entry is the colour the palette so
+    far serves worst: its pixels times their squared distance to their nearest entry. Every
+    pixel then gets its nearest entry. Against Pillow's median cut, on the deck's figures, this
+    leaves an eighth of the squared error, no pixel moved half as far, and takes half the time,
+    which a cold build feels: quantizing was the largest part of drawing after matplotlib (#19).
+    """
     from PIL import Image
 
-    rgb = image.convert("RGB")
-    paletted = rgb.quantize(
-        colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
-    )
+    height, width = picture.shape[:2]
+    # One number a pixel, alpha set to opaque: red is the low byte whatever the machine.
+    keys = picture.reshape(-1).view("<u4") | np.uint32(0xFF000000)
+    # Most of a figure is its background: its colour (the first pixel's, in practice) is set
+    # aside, so that only the rest is sorted.
+    first = keys[0]
+    rest = keys != first
+    found, where, counts = np.unique(keys[rest], return_inverse=True, return_counts=True)
+    found = np.concatenate([[first], found]).astype("<u4")
+    counts = np.concatenate([[keys.size - where.size], counts])
+    rgb = found.view(np.uint8).reshape(-1, 4)[:, :3].astype(np.float64)
+    commonest = np.argsort(-counts, kind="stable")
+    entries = list(commonest[:colors])
+    if found.size > colors:
+        entries = entries[: colors // 4]
+        _, distance = _nearest(rgb, rgb[entries])
+        while len(entries) < colors:
+            worst = int(np.argmax(counts * distance))
+            entries.append(worst)
+            distance = np.minimum(distance, ((rgb - rgb[worst]) ** 2).sum(axis=1))
+    palette = rgb[entries]
+    nearest = _nearest(rgb, palette)[0].astype(np.uint8)  # a PNG palette has 256 entries
+    index = np.empty(keys.size, np.uint8)
+    index[~rest] = nearest[0]
+    index[rest] = nearest[1:][where.reshape(-1)]
+    image = Image.frombuffer("P", (width, height), index.tobytes(), "raw", "P", 0, 1)
+    image.putpalette(palette.astype(np.uint8).tobytes())
     out = io.BytesIO()
     # zlib's default level: level 9 (Pillow's `optimize`) makes files 10 % smaller and takes
     # eight times as long, which a cold build of the deck feels (#19).
-    paletted.save(out, format="PNG", compress_level=6)
+    image.save(out, format="PNG", compress_level=6)
     return out.getvalue()
+
+
+def _nearest(rgb: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each colour, its nearest palette entry (the first of equals) and the squared distance.
+
+    |a - b|^2 = |a|^2 - 2 a.b + |b|^2, in blocks of rows to bound the memory: every term is an
+    integer far below 2^53, so the distances, and the choices, are exact on every machine."""
+    index = np.empty(len(rgb), np.intp)
+    distance = np.empty(len(rgb))
+    squares = (palette**2).sum(axis=1)
+    for start in range(0, len(rgb), 1024):
+        block = rgb[start : start + 1024]
+        table = (block**2).sum(axis=1)[:, None] - 2 * block @ palette.T + squares[None, :]
+        index[start : start + len(block)] = table.argmin(axis=1)
+        distance[start : start + len(block)] = table.min(axis=1)
+    return index, distance
 
 
 ROLES: Mapping[str, Callable[[Mapping[str, Any], Guard, Send], None]] = {
