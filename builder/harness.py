@@ -935,7 +935,7 @@ def quantized(picture: np.ndarray, colors: int) -> bytes:
     commonest = np.argsort(-counts, kind="stable")
     entries = list(commonest[:colors])
     if found.size > colors:
-        entries = entries[: colors // 4]
+        entries = entries[: max(1, colors // 4)]
         _, distance = _nearest(rgb, rgb[entries])
         while len(entries) < colors:
             worst = int(np.argmax(counts * distance))
