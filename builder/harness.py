@@ -942,7 +942,7 @@ def quantized(picture: np.ndarray, colors: int) -> bytes:
             entries.append(worst)
             distance = np.minimum(distance, ((rgb - rgb[worst]) ** 2).sum(axis=1))
     palette = rgb[entries]
-    nearest = _nearest(rgb, palette)[0].astype(np.uint8)  # a PNG palette has 256 entries
+    nearest = _nearest(rgb, palette)[0].astype(np.uint8)  # at most 256 entries: one byte
     index = np.empty(keys.size, np.uint8)
     index[~rest] = nearest[0]
     index[rest] = nearest[1:][where.reshape(-1)]
