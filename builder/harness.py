@@ -933,9 +933,10 @@ def quantized(picture: np.ndarray, colors: int) -> bytes:
     counts = np.concatenate([[keys.size - where.size], counts])
     rgb = found.view(np.uint8).reshape(-1, 4)[:, :3].astype(np.float64)
     commonest = np.argsort(-counts, kind="stable")
-    entries = list(commonest[:colors])
-    if found.size > colors:
-        entries = entries[: max(1, colors // 4)]
+    if found.size <= colors:
+        entries = list(commonest)
+    else:
+        entries = list(commonest[: max(1, colors // 4)])
         _, distance = _nearest(rgb, rgb[entries])
         while len(entries) < colors:
             worst = int(np.argmax(counts * distance))
