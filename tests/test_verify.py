@@ -344,6 +344,37 @@ def test_a_failing_property_names_the_trial_and_how_to_draw_its_inputs(tmp_path:
     assert f"trial:     {seed + 1} of 50, inputs drawn with np.random.default_rng({seed})" in (
         failure.report
     )
+    assert f"inputs:    ({np.random.default_rng(seed).random()!r},)" in failure.report
+
+
+def test_a_failing_trial_shows_its_arrays_as_the_reference_received_them(tmp_path: Path) -> None:
+    note = code_note(
+        "top",
+        """
+        import numpy as np
+
+
+        def f(x):
+            x.sort()  # in place: the report still shows what the trial drew
+            return x[-1] if x[-1] < 0.9 else 0.0
+        """,
+        [case("small", 9, [0.5], expect=0.5)],
+        properties=(
+            Property(
+                name="largest",
+                location=at(10),
+                inputs="def inputs(rng):\n    return rng.random(3).astype(np.float32)\n",
+                reference="def reference(x):\n    x.sort()\n    return x[-1]\n",
+                trials=50,
+            ),
+        ),
+    )
+
+    (failure,) = run(tmp_path, note).failures
+
+    seed = next(k for k in range(50) if np.random.default_rng(k).random(3).max() >= 0.9)
+    drawn = np.random.default_rng(seed).random(3).astype(np.float32)
+    assert f"inputs:    ({drawn!r},)" in failure.report
 
 
 def test_code_that_does_not_load_is_reported_once_at_the_note(tmp_path: Path) -> None:
