@@ -47,6 +47,10 @@ WEAKER_FLAG = "--accept-weaker-sandbox"
 START_WITHIN_S = 120.0
 # How long past a job's timeout the worker may take to report (it kills the job at the timeout).
 GRACE_S = 5.0
+# How many workers a job may lose before it is given up: a job cannot reach its worker (its
+# walls forbid signals out and the worker reads it within caps), so a worker that ends under a
+# job was ended from outside (the kernel's out-of-memory killer, say), and the job runs again.
+WORKERS_PER_JOB = 2
 
 # What a child may say (see harness.py), and how often: far more than any note's steps.
 MESSAGES = frozenset({"start", "end", "finish", "refused", "weaker"})
@@ -343,19 +347,26 @@ class _Pool:
         stop: threading.Event | None,
         slots: threading.Semaphore | None,
     ) -> Any:
-        worker = self.worker(kind)
-        try:
-            worker.warm(stop)
-            with _slot(slots, stop):
-                return worker.ask(request, within, stop)
-        except (_Dead, OSError, ValueError) as error:
-            # Whatever broke the job broke its worker, or stopped the build: the jobs still
-            # running on it end with it, and the next job starts a new one.
-            with self.lock:
-                if self.workers.get(kind) is worker:
-                    del self.workers[kind]
-            worker.kill()
-            return {"dead": str(error)}
+        """The worker's answer to `request`, or `{"dead": why}` once the job has lost
+        WORKERS_PER_JOB workers, or the build was stopped."""
+        lost = 0
+        while True:
+            worker = self.worker(kind)
+            try:
+                worker.warm(stop)
+                with _slot(slots, stop):
+                    return worker.ask(request, within, stop)
+            except (_Dead, OSError, ValueError) as error:
+                # The worker broke, or the build stopped: the jobs still running on the worker
+                # end with it, and the next job (or this one, once more) starts a new one.
+                with self.lock:
+                    if self.workers.get(kind) is worker:
+                        del self.workers[kind]
+                worker.kill()
+                lost += 1
+                stopped = str(error) == INTERRUPTED or (stop is not None and stop.is_set())
+                if stopped or lost == WORKERS_PER_JOB:
+                    return {"dead": str(error)}
 
     def worker(self, kind: str) -> _Worker:
         """The worker of `kind`, started now if there is none (or it has ended)."""

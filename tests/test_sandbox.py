@@ -3,6 +3,7 @@ in words a person understands, within the limit."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -146,31 +147,65 @@ def answer_workers() -> list[int]:
     ]
 
 
-def test_a_worker_that_dies_loses_the_jobs_it_ran_and_the_next_job_gets_a_new_one(
-    tmp_path: Path,
-) -> None:
+# Spins for a second, then returns 0: long enough to be caught running.
+SLOW_ZERO = """
+import time
+started = time.monotonic()
+while time.monotonic() < started + 1:
+    pass
+return 0
+"""
+
+
+@contextlib.contextmanager
+def killing_workers_that_run_jobs(times: int) -> Iterator[list[int]]:
+    """Meanwhile, SIGKILLs an answers' worker of this test process as soon as it runs a job,
+    up to `times` workers (a new one each time); yields the pids killed so far."""
+    killed: list[int] = []
+    done = threading.Event()
+
+    def kill() -> None:
+        while len(killed) < times and not done.is_set():
+            parents = list(harness_processes().values())
+            for worker in answer_workers():
+                if worker not in killed and worker in parents and len(killed) < times:
+                    os.kill(worker, signal.SIGKILL)
+                    killed.append(worker)
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill)
+    killer.start()
+    try:
+        yield killed
+    finally:
+        done.set()
+        killer.join()
+
+
+def test_jobs_whose_worker_is_killed_run_again_on_a_new_one(tmp_path: Path) -> None:
     run(tmp_path, answer("warm", "return 0\n"))
     (worker,) = answer_workers()
 
-    def kill_it_once_both_jobs_run() -> None:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if list(harness_processes().values()).count(worker) == 2:
-                os.kill(worker, signal.SIGKILL)
-                return
-            time.sleep(0.01)
+    with killing_workers_that_run_jobs(times=1) as killed:
+        verification = run(tmp_path, *(answer(name, SLOW_ZERO) for name in ("a", "b")))
 
-    killer = threading.Thread(target=kill_it_once_both_jobs_run)
-    killer.start()
-    lost = run(tmp_path, *(answer(name, SPINNER, timeout=5) for name in ("a", "b")))
-    killer.join()
+    assert killed == [worker]
+    assert (verification.ran, verification.failures) == (2, ())
+    assert sorted(verification.evidence) == ["a", "b"]
+    assert answer_workers() not in ([], [worker])
 
-    assert [failure.note_id for failure in lost.failures] == ["a", "b"]
-    for failure in lost.failures:
-        assert "was lost: its worker ended unexpectedly" in failure.report
+
+def test_a_job_that_loses_two_workers_is_reported_lost_and_the_next_job_gets_a_new_one(
+    tmp_path: Path,
+) -> None:
+    with killing_workers_that_run_jobs(times=3) as killed:
+        lost = run(tmp_path, answer("a", SPINNER, timeout=5))
+
+    assert len(killed) == 2  # the first worker, and the one it ran on again
+    (failure,) = lost.failures
+    assert "was lost: its worker ended unexpectedly" in failure.report
     after = run(tmp_path, answer("after", "after = 0\nreturn after\n"))  # not in the cache
     assert (after.ran, after.failures) == (1, ())
-    assert answer_workers() not in ([], [worker])
 
 
 def test_a_memory_hog_is_stopped_by_the_memory_limit(tmp_path: Path) -> None:
