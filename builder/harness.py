@@ -928,13 +928,20 @@ def quantized(picture: np.ndarray, colors: int) -> bytes:
     height, width = picture.shape[:2]
     # One number a pixel, alpha set to opaque: red is the low byte whatever the machine.
     keys = picture.reshape(-1).view("<u4") | np.uint32(0xFF000000)
-    # Most of a figure is its background: its colour (the first pixel's, in practice) is set
-    # aside, so that only the rest is sorted.
-    first = keys[0]
-    rest = keys != first
-    found, where, counts = np.unique(keys[rest], return_inverse=True, return_counts=True)
-    found = np.concatenate([[first], found]).astype("<u4")
-    counts = np.concatenate([[keys.size - where.size], counts])
+    # A figure is mostly runs of one colour along its rows (background, fills, strokes): only
+    # the first pixel of each run is sorted, a twentieth of the pixels on the deck's figures
+    # (a ninth at most), which took a third off quantizing them, with the same bytes (#19).
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    lengths = np.diff(np.append(starts, keys.size))
+    heads = keys[starts]
+    # The first pixel's colour (the background, in practice) is entry 0, the others follow in
+    # order of their value.
+    others = heads != heads[0]
+    found, where = np.unique(heads[others], return_inverse=True)
+    found = np.concatenate([heads[:1], found]).astype("<u4")
+    colour_of_run = np.zeros(heads.size, np.intp)
+    colour_of_run[others] = where.reshape(-1) + 1
+    counts = np.bincount(colour_of_run, weights=lengths)  # exact: far below 2^53
     rgb = found.view(np.uint8).reshape(-1, 4)[:, :3].astype(np.float64)
     commonest = np.argsort(-counts, kind="stable")
     if found.size <= colors:
@@ -950,9 +957,7 @@ def quantized(picture: np.ndarray, colors: int) -> bytes:
             np.minimum(distance, squares - 2 * (rgb @ rgb[worst]) + squares[worst], out=distance)
     palette = rgb[entries]
     nearest = _nearest(rgb, palette)[0].astype(np.uint8)  # at most 256 entries: one byte
-    index = np.empty(keys.size, np.uint8)
-    index[~rest] = nearest[0]
-    index[rest] = nearest[1:][where.reshape(-1)]
+    index = np.repeat(nearest[colour_of_run], lengths)
     image = Image.frombuffer("P", (width, height), index.tobytes(), "raw", "P", 0, 1)
     image.putpalette(palette.astype(np.uint8).tobytes())
     out = io.BytesIO()

@@ -1,6 +1,7 @@
 """Matrices drawn as grids of numbered cells, for the convolution and pooling figures."""
 
 from matplotlib.axes import Axes
+from matplotlib.collections import PatchCollection
 from matplotlib.patches import Rectangle
 
 
@@ -13,12 +14,11 @@ def cells(ax, values, x0, y0, *, edge, text, fill=None, size=9, weight="normal")
     def pick(choice, i, j):
         return choice(i, j) if callable(choice) else choice
 
+    squares, fills = [], []
     for i, row in enumerate(values):
         for j, value in enumerate(row):
-            colour = pick(fill, i, j)
-            ax.add_patch(
-                Rectangle((x0 + j, y0 - i - 1), 1, 1, fc=colour or "none", ec=edge, lw=1, zorder=1)
-            )
+            squares.append(Rectangle((x0 + j, y0 - i - 1), 1, 1))
+            fills.append(pick(fill, i, j) or "none")
             ax.text(
                 x0 + j + 0.5,
                 y0 - i - 0.5,
@@ -30,6 +30,10 @@ def cells(ax, values, x0, y0, *, edge, text, fill=None, size=9, weight="normal")
                 weight=pick(weight, i, j),
                 zorder=3,
             )
+    ax.add_collection(
+        PatchCollection(squares, facecolors=fills, edgecolors=edge, linewidths=1, zorder=1),
+        autolim=False,
+    )
 
 
 def outline(ax: Axes, x0, y0, rows, cols, colour, lw=2.6):

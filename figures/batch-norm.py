@@ -2,10 +2,13 @@
 
 import numpy as np
 from _style import theme
+from matplotlib.collections import PatchCollection
+from matplotlib.patches import StepPatch
 
 HEIGHT = 3.0
 CHANNELS = ((4.0, 1.5), (-3.0, 0.6), (0.5, 3.0))  # mean, standard deviation
 BATCH = 4000
+BINS = np.linspace(-10, 10, 81)
 
 
 def draw(fig, variant, code):
@@ -20,24 +23,16 @@ def draw(fig, variant, code):
         (before, x, "before"),
         (after, normed, r"after BN  ($\gamma = 1, \beta = 0$)"),
     ):
-        for channel, colour in zip(data, colours, strict=True):
-            ax.hist(
-                channel,
-                bins=np.linspace(-10, 10, 81),
-                density=True,
-                histtype="stepfilled",
-                color=colour,
-                alpha=0.35,
-                lw=0,
-            )
-            ax.hist(
-                channel,
-                bins=np.linspace(-10, 10, 81),
-                density=True,
-                histtype="step",
-                color=colour,
-                lw=1.8,
-            )
+        # One StepPatch per channel, binned as ax.hist would. The three fills, then the three
+        # outlines above them (zorder 2 and mitred corners, as ax.hist draws them), are each
+        # one collection: much cheaper than six separate histograms.
+        steps = [StepPatch(*np.histogram(channel, bins=BINS, density=True)) for channel in data]
+        fills = PatchCollection(steps, facecolors=colours, alpha=0.35, linewidths=0)
+        outlines = PatchCollection(steps, facecolors="none", edgecolors=colours, linewidths=1.8)
+        outlines.set(joinstyle="miter", zorder=2)
+        for collection in (fills, outlines):
+            collection.sticky_edges.y.append(0)  # no margin below zero, as for ax.hist
+            ax.add_collection(collection)
         ax.set_title(title, fontsize=11)
         ax.set_xlim(-9, 9)
         ax.set_xticks([-8, -4, 0, 4, 8])

@@ -2,6 +2,7 @@
 
 import numpy as np
 from _style import bare, theme
+from matplotlib.collections import PatchCollection
 from matplotlib.patches import Patch, Rectangle
 
 HEIGHT = 3.5
@@ -35,15 +36,17 @@ def draw(fig, variant, code):
         bare(ax)
         ax.set_aspect("auto")
         ax.set_title(title, fontsize=11)
+        boxes, fills = [], []
         for f, test in enumerate(folds):
             y = K - 1 - f
             for i in range(n):
                 tested = i in test
-                colour = colours[CLASSES[i]] if tested else t.faint
-                ax.add_patch(Rectangle((i, y), 0.88, 0.8, color=colour, lw=0))
+                fills.append(colours[CLASSES[i]] if tested else t.faint)
+                boxes.append(Rectangle((i, y), 0.88, 0.8))
             share = CLASSES[test].mean()
             ax.text(n + 0.3, y + 0.4, f"{share:.0%} B", va="center", fontsize=10)
             ax.text(-0.3, y + 0.4, f"{f + 1}", va="center", ha="right", fontsize=10, color=t.muted)
+        ax.add_collection(PatchCollection(boxes, facecolors=fills, linewidths=0))
         ax.set_xlim(-1.2, n + 3.2)
         ax.set_ylim(-0.1, K)
     handles = [Patch(color=c) for c in (*colours, t.faint)]

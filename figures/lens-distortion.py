@@ -2,6 +2,7 @@
 
 import numpy as np
 from _style import bare, theme
+from matplotlib.collections import LineCollection
 
 HEIGHT = 1.75
 USES = ("code-distort-points",)
@@ -27,9 +28,13 @@ def draw(fig, variant, code):
     )
     for ax, (title, k1, colour) in zip(fig.subplots(1, 3), panels, strict=True):
         bare(ax)
-        for line in grid_lines():
-            bent = distort(line, k1, 0.0, 0.0, 0.0)
-            ax.plot(bent[:, 0], bent[:, 1], color=colour, lw=1.3)
+        # The 14 bent grid lines as one collection (one artist instead of 14 plotted lines).
+        bent = [distort(line, k1, 0.0, 0.0, 0.0) for line in grid_lines()]
+        ax.add_collection(
+            LineCollection(
+                bent, colors=colour, linewidths=1.3, capstyle="projecting", joinstyle="round"
+            )
+        )
         ax.set_xlim(-1.5, 1.5)
         ax.set_ylim(1.5, -1.5)
         ax.set_title(title, fontsize=10)

@@ -2,6 +2,7 @@
 
 import numpy as np
 from _style import bare, theme
+from matplotlib.collections import LineCollection
 
 HEIGHT = 2.7
 
@@ -16,8 +17,11 @@ def draw(fig, variant, code):
     ax = bare(fig.subplots())
     pc1 = axes[0]
     projected = np.outer(centred @ pc1, pc1)
-    for p, q in zip(centred[::3], projected[::3], strict=True):
-        ax.plot([p[0], q[0]], [p[1], q[1]], color=t.faint, lw=0.8, zorder=1)
+    # Every third point's projection line, all in one collection of segments.
+    segments = np.stack([centred[::3], projected[::3]], axis=1)
+    ax.add_collection(
+        LineCollection(segments, colors=t.faint, linewidths=0.8, capstyle="projecting", zorder=1)
+    )
     ax.plot(centred[:, 0], centred[:, 1], "o", color=t.muted, ms=3.5, zorder=2)
     ax.plot(projected[:, 0], projected[:, 1], "o", color=t.orange, ms=3, alpha=0.7, zorder=3)
     for name, direction, variance, colour in zip(

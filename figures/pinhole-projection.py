@@ -3,6 +3,7 @@
 import matplotlib as mpl
 import numpy as np
 from _style import bare, theme
+from matplotlib.collections import LineCollection
 
 HEIGHT = 2.6
 USES = ("code-project-points",)
@@ -39,8 +40,7 @@ def side_view(ax, t):
     ax.text(f - 0.1, -1.65, "image plane", color=t.blue, fontsize=9, va="bottom")
     near, far = np.array([3.0, -1.0]), np.array([6.0, -2.0])
     ax.plot([0, far[0]], [0, far[1]], color=t.orange, lw=1.4, ls="--")
-    for point in (near, far):
-        ax.plot(*point, "o", color=t.orange, ms=6)
+    ax.plot([near[0], far[0]], [near[1], far[1]], "o", color=t.orange, ms=6)
     ax.plot(f, near[1] * f / near[0], "o", color=t.green, ms=7)
     ax.text(near[0] + 0.1, near[1] + 0.2, "X", color=t.orange, fontsize=10, va="top")
     ax.text(far[0] + 0.05, far[1] + 0.25, "2X", color=t.orange, fontsize=10, ha="center", va="top")
@@ -68,8 +68,11 @@ def draw(fig, variant, code):
     pixels = project(corners, K, rotation(0.6, 0.35), np.array([0.2, 0.1, 3.2]))
     ax = right
     ax.set_aspect("equal")
-    for i, j in edges:
-        ax.plot(pixels[[i, j], 0], pixels[[i, j], 1], color=t.purple, lw=1.8)
+    # The twelve edges as one artist (capped like `plot`'s lines) rather than twelve.
+    ax.add_collection(
+        LineCollection(pixels[edges], colors=t.purple, linewidths=1.8, capstyle="projecting"),
+        autolim=False,
+    )
     ax.plot(K[0, 2], K[1, 2], "+", color=t.fg, ms=9, mew=1.6)
     ax.text(8, HEIGHT_PX - 10, "+ : $(c_x, c_y)$", color=t.fg, fontsize=9)
     ax.set_xlim(0, WIDTH)

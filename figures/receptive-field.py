@@ -1,6 +1,7 @@
 """The receptive field of one unit after three 3-wide layers, without and with dilation."""
 
 from _style import bare, theme
+from matplotlib.collections import LineCollection
 
 HEIGHT = 3.1
 USES = ("code-receptive-field",)
@@ -21,21 +22,26 @@ def draw(fig, variant, code):
         active = [{centre}]
         for d in reversed(dilations):
             active.insert(0, {u + d * o for u in active[0] for o in (-1, 0, 1)})
-        for layer in range(depth, 0, -1):
-            d = dilations[layer - 1]
-            for u in active[layer]:
-                for o in (-1, 0, 1):
-                    ax.plot([u, u + d * o], [layer, layer - 1], color=t.blue, lw=1.1, zorder=1)
+        # All connections as one collection of segments, all units as two scatters.
+        links = [
+            [(u, layer), (u + dilations[layer - 1] * o, layer - 1)]
+            for layer in range(depth, 0, -1)
+            for u in active[layer]
+            for o in (-1, 0, 1)
+        ]
+        ax.add_collection(
+            LineCollection(links, colors=t.blue, linewidths=1.1, capstyle="projecting", zorder=1)
+        )
+        on, off = [], []
         for layer in range(depth + 1):
-            xs = range(WIDTH) if layer < depth else [centre]
-            on = [x for x in xs if x in active[layer]]
-            off = [x for x in xs if x not in active[layer]]
-            ax.scatter(off, [layer] * len(off), s=28, color=t.faint, zorder=2)
-            ax.scatter(on, [layer] * len(on), s=34, color=t.orange, zorder=3)
-            if layer > 0:
-                effective = [d * (KERNEL - 1) + 1 for d in dilations[:layer]]
-                r = receptive_field(effective, [1] * layer)
-                ax.text(WIDTH + 0.3, layer, f"{r}", va="center", fontsize=11, color=t.fg)
+            for x in range(WIDTH) if layer < depth else [centre]:
+                (on if x in active[layer] else off).append((x, layer))
+        ax.scatter(*zip(*off, strict=True), s=28, color=t.faint, zorder=2)
+        ax.scatter(*zip(*on, strict=True), s=34, color=t.orange, zorder=3)
+        for layer in range(1, depth + 1):
+            effective = [d * (KERNEL - 1) + 1 for d in dilations[:layer]]
+            r = receptive_field(effective, [1] * layer)
+            ax.text(WIDTH + 0.3, layer, f"{r}", va="center", fontsize=11, color=t.fg)
         ax.text(WIDTH + 0.3, depth + 0.75, "RF", va="center", fontsize=10, color=t.muted)
         ax.text(-0.6, -0.75, "input", va="center", fontsize=10, color=t.muted)
         ax.set_title(title, fontsize=11)

@@ -5,6 +5,8 @@ import functools
 
 import numpy as np
 from _style import theme
+from matplotlib.collections import PatchCollection
+from matplotlib.patches import Rectangle
 
 HEIGHT = 2.6
 USES = ("code-expected-calibration-error", "code-fit-temperature")
@@ -18,34 +20,37 @@ def softmax(z):
 
 @functools.cache
 def panels(fit_temperature):
-    """The test logits before and after scaling, and their labels: the same for both variants,
-    so computed once (fitting the temperature on 10,000 examples takes a while)."""
+    """Each test prediction's confidence and correctness before and after scaling: the same for
+    both variants, so computed once (fitting the temperature on 10,000 examples takes a while)."""
     rng = np.random.default_rng(0)
     true_logits = rng.normal(size=(20000, 10)) * 1.5
     labels = (softmax(true_logits).cumsum(axis=1) > rng.random((20000, 1))).argmax(axis=1)
     logits = 2.5 * true_logits  # the model is overconfident by a factor of 2.5
     held_out, test = slice(0, 10000), slice(10000, None)
     temperature = fit_temperature(logits[held_out], labels[held_out])
-    shown = (
+    shown = []
+    for title, z in (
         ("before", logits[test]),
         (f"after (T = {temperature:.2f})", logits[test] / temperature),
-    )
-    return shown, labels[test]
+    ):
+        p = softmax(z)
+        shown.append((title, p.max(axis=1), p.argmax(axis=1) == labels[test]))
+    return shown
 
 
 def draw(fig, variant, code):
     t = theme(fig, variant)
     ece = code["code-expected-calibration-error"].ece
-    shown, labels = panels(code["code-fit-temperature"].fit_temperature)
+    shown = panels(code["code-fit-temperature"].fit_temperature)
     axes = fig.subplots(1, 2, sharey=True)
     edges = np.linspace(0, 1, BINS + 1)
-    for ax, (title, z) in zip(axes, shown, strict=True):
-        p = softmax(z)
-        confidence, correct = p.max(axis=1), p.argmax(axis=1) == labels
+    for ax, (title, confidence, correct) in zip(axes, shown, strict=True):
         bins = np.digitize(confidence, edges[1:-1], right=True)
         count = np.bincount(bins, minlength=BINS)
         accuracy = np.bincount(bins, weights=correct, minlength=BINS) / np.maximum(count, 1)
-        ax.bar(edges[:-1], accuracy, width=1 / BINS, align="edge", color=t.blue, ec=t.bg)
+        # The bars as one collection: cheaper to draw than ax.bar's ten separate rectangles.
+        bars = [Rectangle((x, 0), 1 / BINS, h) for x, h in zip(edges[:-1], accuracy, strict=True)]
+        ax.add_collection(PatchCollection(bars, facecolors=t.blue, edgecolors=t.bg))
         ax.plot([0, 1], [0, 1], color=t.muted, lw=1.2, ls="--")
         ax.set_title(f"{title}\nECE = {ece(confidence, correct, BINS):.3f}", fontsize=10)
         ax.set_xlim(0, 1)
