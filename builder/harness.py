@@ -1117,4 +1117,13 @@ def show(value: Any, limit: int = 400) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1]))
+    try:
+        status = serve(sys.argv[1])
+    except SystemExit as stopped:  # SIGTERM: the builder stops the worker
+        status = stopped.code if isinstance(stopped.code, int) else 0
+    # Its jobs are reaped (in `serve`) and its frames written: nothing is left to tidy, and
+    # Python's own ending (freeing every module and font matplotlib loaded) took as long as
+    # everything else of stopping the workers at the end of a build (#19).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

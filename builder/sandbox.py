@@ -293,6 +293,13 @@ class _Worker:
             return ""
         return f" ({lines[-1][:300]})" if lines else ""
 
+    def stop(self) -> None:
+        """Tell the worker to end (SIGTERM), unless it was killed already: `kill` waits."""
+        with self.lock:  # `kill` reaps only after setting `killed`: the pid is still its own
+            if not self.killed:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.process.pid, signal.SIGTERM)
+
     def kill(self) -> None:
         # SIGTERM first: the worker then kills and reaps its jobs, leaving not even a zombie.
         # Then SIGKILL to the whole group (the worker and its jobs, which may not leave the
@@ -379,6 +386,9 @@ class _Pool:
     def shutdown(self) -> None:
         with self.lock:
             workers, self.workers = list(self.workers.values()), {}
+        # Told all at once, the workers end side by side: `kill` then waits for each in turn.
+        for worker in workers:
+            worker.stop()
         for worker in workers:
             worker.kill()
 
