@@ -38,7 +38,8 @@ def draw(fig, variant, code):
                 (off if (layer, i) in dropped else kept).append(xy)
         ax.plot(*zip(*kept, strict=True), "o", ms=13, color=t.blue, zorder=2)
         if off:
-            ax.plot(*zip(*off, strict=True), "o", ms=13, mfc=t.bg, mec=t.faint, mew=1.5, zorder=2)
-            ax.plot(*zip(*off, strict=True), "x", ms=8, color=t.red, mew=2, zorder=3)
+            xs, ys = zip(*off, strict=True)
+            ax.plot(xs, ys, "o", ms=13, mfc=t.bg, mec=t.faint, mew=1.5, zorder=2)
+            ax.plot(xs, ys, "x", ms=8, color=t.red, mew=2, zorder=3)
         ax.set_xlim(-0.4, len(LAYERS) - 0.6)
         ax.set_ylim(-0.6, max(LAYERS) - 0.4)
